@@ -63,6 +63,16 @@ class App(models.Model):
         return self.name
 
 
+class AudienceQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "AudienceQuerySet":
+        """Managers (and admins) see every audience; analysts see the ones they own."""
+        if not user.is_authenticated or not user.is_active:
+            return self.none()
+        if user.has_perm("audiences.view_all_audiences"):
+            return self
+        return self.filter(owner=user)
+
+
 class Audience(models.Model):
     """A segment of users, usually "people who installed app X"."""
 
@@ -87,10 +97,13 @@ class Audience(models.Model):
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
+    objects = AudienceQuerySet.as_manager()
+
     class Meta:
         ordering = ["key"]
         verbose_name = _("audience")
         verbose_name_plural = _("audiences")
+        permissions = [("view_all_audiences", _("Can see every audience, not only their own"))]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.key})"
