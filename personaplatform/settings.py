@@ -155,6 +155,7 @@ CELERY_BROKER_URL = env("CELERY_BROKER_URL")
 # the task's own bookkeeping (a failed generation), not raised into the caller.
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 CELERY_TASK_EAGER_PROPAGATES = False
+CELERY_TASK_DEFAULT_QUEUE = env("CELERY_QUEUE", "celery")
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True  # generation tasks are idempotent; a lost worker's job is redone
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -187,6 +188,13 @@ LLM_BACKENDS = {
         "TIMEOUT_S": env_number("LLM_TIMEOUT_S", 60.0),
         "MAX_RETRIES": int(env_number("LLM_MAX_RETRIES", 4, int)),
         "RPM": int(env_number("LLM_RPM", 60, int)),
+        # Retry backoff: full jitter over base * 2^n seconds, at most the cap; a server's
+        # Retry-After is honoured up to MAX_RETRY_AFTER_S; a worker waits at most RPM_MAX_WAIT_S
+        # for a slot in the shared requests-per-minute window before giving the job back.
+        "BACKOFF_BASE_S": env_number("LLM_BACKOFF_BASE_S", 0.5),
+        "BACKOFF_CAP_S": env_number("LLM_BACKOFF_CAP_S", 20.0),
+        "MAX_RETRY_AFTER_S": env_number("LLM_MAX_RETRY_AFTER_S", 60.0),
+        "RPM_MAX_WAIT_S": env_number("LLM_RPM_MAX_WAIT_S", 120.0),
     },
 }
 # US dollars per million tokens, for the cost recorded on every generation. A model missing here

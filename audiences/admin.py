@@ -1,0 +1,71 @@
+from django.contrib import admin
+from django.http import HttpRequest
+
+from .models import App, Audience, PreferenceItem, PreferenceSnapshot
+
+
+@admin.register(App)
+class AppAdmin(admin.ModelAdmin):
+    list_display = ["name", "category", "store_id", "description_en"]
+    list_filter = ["category"]
+    search_fields = ["name", "store_id", "description_zh", "description_en"]
+
+
+@admin.register(Audience)
+class AudienceAdmin(admin.ModelAdmin):
+    list_display = ["key", "name", "seed_app", "owner", "created_at"]
+    list_filter = ["seed_app__category"]
+    search_fields = ["key", "name", "description"]
+    autocomplete_fields = ["seed_app"]
+    raw_id_fields = ["owner"]
+
+    def get_queryset(self, request: HttpRequest):
+        return super().get_queryset(request).select_related("seed_app", "owner").visible_to(
+            request.user
+        )
+
+
+class PreferenceItemInline(admin.TabularInline):
+    model = PreferenceItem
+    fields = ["rank", "app", "score", "share"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    ordering = ["rank"]
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+@admin.register(PreferenceSnapshot)
+class PreferenceSnapshotAdmin(admin.ModelAdmin):
+    """Snapshots are immutable: they arrive through imports and BigQuery, and are only read here."""
+
+    list_display = ["audience", "taken_at", "source", "item_count", "audience_size", "short_hash"]
+    list_filter = ["source", "taken_at"]
+    search_fields = ["audience__key", "audience__name", "source_ref", "content_hash"]
+    date_hierarchy = "taken_at"
+    inlines = [PreferenceItemInline]
+    readonly_fields = [
+        "audience", "taken_at", "source", "source_ref", "audience_size", "content_hash",
+        "item_count", "created_by", "created_at",
+    ]
+
+    def get_queryset(self, request: HttpRequest):
+        qs = super().get_queryset(request).select_related("audience")
+        if request.user.has_perm("audiences.view_all_audiences"):
+            return qs
+        return qs.filter(audience__owner=request.user)
+
+    @admin.display(description="hash")
+    def short_hash(self, obj: PreferenceSnapshot) -> str:
+        return obj.content_hash[:12]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
