@@ -79,7 +79,9 @@ def acquire(
                 code="llm_rate_limited_locally",
                 attempts=0,
             )
-        logger.info("LLM rate limit %s/%gs reached for %s; waiting %.2fs", rpm, window_s, key, delay)
+        logger.info(
+            "LLM rate limit %s/%gs reached for %s; waiting %.2fs", rpm, window_s, key, delay
+        )
         sleep(delay)
 
 
