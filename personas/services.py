@@ -56,24 +56,25 @@ class RunPlan:
 
 
 def generation_cache_key(
-    *, snapshot: PreferenceSnapshot, version: PromptVersion, backend: str, sample_index: int
+    *,
+    snapshot: PreferenceSnapshot,
+    version: PromptVersion,
+    backend: str,
+    default_model: str,
+    sample_index: int,
 ) -> str:
     """What makes two generations interchangeable: same input, same prompt, same settings."""
     payload = {
         "snapshot": snapshot.content_hash,
         "prompt_version": version.pk,
         "backend": backend,
-        "model": version.model or _backend_default_model(backend),
+        "model": version.model or default_model,
         "temperature": version.temperature,
         "params": version.params,
         "sample": sample_index,
     }
     encoded = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(encoded.encode()).hexdigest()
-
-
-def _backend_default_model(backend: str) -> str:
-    return str(settings.LLM_BACKENDS.get(backend, {}).get("MODEL", ""))
 
 
 def generation_run_create(
@@ -93,7 +94,11 @@ def generation_run_create(
     if not 1 <= samples <= MAX_SAMPLES:
         raise InvalidInput(f"samples must be between 1 and {MAX_SAMPLES}, not {samples}.")
     backend = backend or settings.LLM_BACKEND
-    get_backend(backend)  # fail now, not in every task, if the backend is misconfigured
+    # Built now so a misconfigured backend fails here, once, rather than in every task.
+    try:
+        default_model = get_backend(backend).model
+    except LLMError as exc:
+        raise InvalidInput(exc.message, code=exc.code) from None
     audiences = list(audiences)
     if not audiences:
         raise InvalidInput("No audiences to generate for.")
@@ -126,7 +131,11 @@ def generation_run_create(
                 sample_index=sample,
                 backend=backend,
                 cache_key=generation_cache_key(
-                    snapshot=snapshot, version=prompt_version, backend=backend, sample_index=sample
+                    snapshot=snapshot,
+                    version=prompt_version,
+                    backend=backend,
+                    default_model=default_model,
+                    sample_index=sample,
                 ),
             )
             for snapshot in latest.values()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import socket
 from urllib.parse import urlsplit
 
 import pytest
+from django.apps import apps as django_apps
 from django.contrib.auth.models import Group
 
 from personaplatform.celery import app as celery_app
@@ -14,6 +16,9 @@ from personaplatform.celery import app as celery_app
 from .factories import ItemSpec, make_snapshot
 
 pytest_plugins = ["tests.llm_server"]
+
+# Data migrations whose rows tests rely on: (module in personas/migrations, function).
+SEED_MIGRATIONS = (("0003_roles", "create_roles"), ("0004_audience_persona_prompt", "create_prompt"))
 
 
 def pytest_collection_modifyitems(config, items):
@@ -43,6 +48,27 @@ def missing_services() -> str:
         except OSError as exc:
             return f"cannot reach {address[0]}:{address[1]}: {exc}"
     return ""
+
+
+@pytest.fixture(autouse=True)
+def seed_data(request):
+    """The roles and prompts the data migrations create, for tests that flush the database.
+
+    Transactional tests (real commits, a real worker) empty every table when they finish, data
+    migrations' rows included; pytest-django runs them last, so re-creating those rows at
+    their start is enough.
+    """
+    marker = request.node.get_closest_marker("django_db")
+    transactional = "transactional_db" in request.fixturenames or bool(
+        marker and marker.kwargs.get("transaction")
+    )
+    if transactional:
+        request.getfixturevalue("transactional_db")
+        for module, function in SEED_MIGRATIONS:
+            getattr(importlib.import_module(f"personas.migrations.{module}"), function)(
+                django_apps, None
+            )
+    yield
 
 
 @pytest.fixture(autouse=True)

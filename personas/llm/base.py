@@ -98,5 +98,6 @@ class LLMConfigurationError(LLMError):
 
 class LLMBackend(Protocol):
     name: str
+    model: str  # the model used when a request names none
 
     def complete(self, request: LLMRequest) -> LLMResponse: ...

@@ -32,9 +32,12 @@ API_CLIENT = {"personas": ["view_persona"]}
 def create_roles(apps, schema_editor):
     # Permissions are normally created after all migrations; the groups need them now.
     for app_config in apps.get_app_configs():
-        app_config.models_module = True
-        create_permissions(app_config, apps=apps, verbosity=0)
-        app_config.models_module = None
+        if getattr(app_config, "models_module", None) is None:  # historical apps: pretend
+            app_config.models_module = True
+            create_permissions(app_config, apps=apps, verbosity=0)
+            app_config.models_module = None
+        else:
+            create_permissions(app_config, apps=apps, verbosity=0)
 
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")

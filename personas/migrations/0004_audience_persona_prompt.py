@@ -102,6 +102,8 @@ def create_prompt(apps, schema_editor):
     PromptLabel = apps.get_model("personas", "PromptLabel")
     PromptLabelMove = apps.get_model("personas", "PromptLabelMove")
 
+    if PromptTemplate.objects.filter(slug="audience-persona").exists():
+        return
     template = PromptTemplate.objects.create(
         slug="audience-persona",
         name="Audience persona",

@@ -9,6 +9,8 @@ from audiences.models import Audience, PreferenceSnapshot
 from personas.models import Generation, Persona
 from tests.llm_server import Reply
 
+# Commands commit for real (tasks are dispatched on commit, and --wait polls for their results),
+# so these tests run outside a test transaction.
 pytestmark = pytest.mark.django_db(transaction=True)
 
 PERSONA_DOCUMENT_KEYS = {

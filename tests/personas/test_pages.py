@@ -1,5 +1,7 @@
 """Pages: sign-in required, scoped to what the user may see, and LLM/feed text escaped."""
 
+import json
+
 import pytest
 from django.urls import reverse
 
@@ -29,7 +31,7 @@ def hostile_persona(analyst, run_on_commit, openai_settings, llm_server):
         "profile": {**VALID_PERSONA["profile"], "interests": HOSTILE_TEXT},
         "hashtags": {"zh": ["<b>粗體</b>", "多元生活"], "en": ["<i>x</i>", "DiverseLife"]},
     }
-    llm_server.enqueue(Reply(content))
+    llm_server.enqueue(Reply(json.dumps(content, ensure_ascii=False)))
     run_on_commit(
         generation_run_create,
         audiences=[snapshot.audience],
