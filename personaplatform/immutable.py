@@ -34,7 +34,7 @@ def refuse_updates(*tables: str) -> migrations.RunPython:
     def create(apps, schema_editor) -> None:
         vendor = schema_editor.connection.vendor
         if vendor == "postgresql":
-            schema_editor.execute(POSTGRES_FUNCTION)
+            schema_editor.execute(POSTGRES_FUNCTION, params=None)
         for table in tables:
             if vendor == "postgresql":
                 schema_editor.execute(f"DROP TRIGGER IF EXISTS {table}_immutable ON {table}")

@@ -63,8 +63,13 @@ def generation_cache_key(
     default_model: str,
     sample_index: int,
 ) -> str:
-    """What makes two generations interchangeable: same input, same prompt, same settings."""
+    """What makes two generations interchangeable: same input, same prompt, same settings.
+
+    The audience is part of it because its name is part of the prompt: two audiences with the
+    same preference list still get a persona each.
+    """
     payload = {
+        "audience": snapshot.audience_id,
         "snapshot": snapshot.content_hash,
         "prompt_version": version.pk,
         "backend": backend,

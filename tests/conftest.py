@@ -73,14 +73,18 @@ def seed_data(request):
 
 @pytest.fixture(autouse=True)
 def eager_celery(request):
-    """Unit tests run tasks in-process even when CI points the settings at a real broker."""
+    """Unit tests run tasks in-process even when CI points the settings at a real broker.
+
+    The app reads Django settings under the CELERY_ namespace, so the prefixed name is the one
+    to change.
+    """
     if "services" in request.keywords:
         yield
         return
-    previous = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
+    previous = celery_app.conf.CELERY_TASK_ALWAYS_EAGER
+    celery_app.conf.CELERY_TASK_ALWAYS_EAGER = True
     yield
-    celery_app.conf.task_always_eager = previous
+    celery_app.conf.CELERY_TASK_ALWAYS_EAGER = previous
 
 
 @pytest.fixture

@@ -42,11 +42,11 @@ def database_url() -> str:
 def queue_name():
     # Our own queue: messages left in Redis by an earlier run never reach this worker.
     name = f"e2e-{uuid.uuid4().hex[:10]}"
-    previous = celery_app.conf.task_default_queue
-    celery_app.conf.task_always_eager = False
-    celery_app.conf.task_default_queue = name
+    previous = celery_app.conf.CELERY_TASK_DEFAULT_QUEUE
+    celery_app.conf.CELERY_TASK_ALWAYS_EAGER = False
+    celery_app.conf.CELERY_TASK_DEFAULT_QUEUE = name
     yield name
-    celery_app.conf.task_default_queue = previous
+    celery_app.conf.CELERY_TASK_DEFAULT_QUEUE = previous
 
 
 @pytest.fixture

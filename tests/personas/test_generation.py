@@ -262,3 +262,21 @@ def test_a_redelivered_task_reclaims_a_stale_generation(music_snapshot, settings
     assert generation.status == GenerationStatus.SUCCEEDED
     assert generation.attempts == 2
     assert Persona.objects.count() == 1
+
+
+def test_two_audiences_with_the_same_list_each_get_their_own_persona(run_on_commit):
+    from tests.factories import ItemSpec, make_snapshot
+
+    items = [ItemSpec("KKBOX", "music", 2.0, 0.3)]
+    first = make_snapshot(key="first", name="First", items=items)
+    second = make_snapshot(key="second", name="Second", items=items)
+    assert first.content_hash == second.content_hash
+
+    run_on_commit(
+        generation_run_create,
+        audiences=[first.audience, second.audience],
+        prompt_version=prompt_version_resolve(),
+    )
+
+    assert sorted(Persona.objects.values_list("audience__key", flat=True)) == ["first", "second"]
+    assert not Generation.objects.filter(cached_from__isnull=False).exists()
