@@ -20,8 +20,11 @@ class AudienceAdmin(admin.ModelAdmin):
     raw_id_fields = ["owner"]
 
     def get_queryset(self, request: HttpRequest):
-        return super().get_queryset(request).select_related("seed_app", "owner").visible_to(
-            request.user
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("seed_app", "owner")
+            .visible_to(request.user)
         )
 
 
@@ -50,8 +53,15 @@ class PreferenceSnapshotAdmin(admin.ModelAdmin):
     date_hierarchy = "taken_at"
     inlines = [PreferenceItemInline]
     readonly_fields = [
-        "audience", "taken_at", "source", "source_ref", "audience_size", "content_hash",
-        "item_count", "created_by", "created_at",
+        "audience",
+        "taken_at",
+        "source",
+        "source_ref",
+        "audience_size",
+        "content_hash",
+        "item_count",
+        "created_by",
+        "created_at",
     ]
 
     def get_queryset(self, request: HttpRequest):

@@ -219,9 +219,7 @@ def _text(value: Any, column: str, max_length: int) -> str:
     return text
 
 
-def _number(
-    value: Any, column: str, *, minimum: float, maximum: float | None = None
-) -> float:
+def _number(value: Any, column: str, *, minimum: float, maximum: float | None = None) -> float:
     if isinstance(value, bool):
         raise ValueError(f"{column} must be a number, not {value!r}")
     try:

@@ -1,4 +1,4 @@
-"""Writes for the catalog, audiences and snapshots. Every caller (commands, admin, API) uses these."""
+"""Writes for the catalog, audiences and snapshots; commands, admin and API all call these."""
 
 from __future__ import annotations
 
@@ -234,6 +234,4 @@ def preferences_import_path(
     except OSError as exc:
         raise InvalidInput(f"Cannot read {path}: {exc.strerror}.") from None
     with handle:
-        return preferences_import(
-            stream=handle, filename=path.name, owner=owner, taken_at=taken_at
-        )
+        return preferences_import(stream=handle, filename=path.name, owner=owner, taken_at=taken_at)

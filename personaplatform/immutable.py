@@ -43,9 +43,7 @@ def refuse_updates(*tables: str) -> migrations.RunPython:
                 connection = schema_editor.connection
                 with connection.cursor() as cursor:
                     columns = connection.introspection.get_table_description(cursor, table)
-                changed = " OR ".join(
-                    f'OLD."{c.name}" IS NOT NEW."{c.name}"' for c in columns
-                )
+                changed = " OR ".join(f'OLD."{c.name}" IS NOT NEW."{c.name}"' for c in columns)
                 schema_editor.execute(f"DROP TRIGGER IF EXISTS {table}_immutable")
                 schema_editor.execute(SQLITE_CREATE.format(table=table, changed=changed))
 

@@ -55,7 +55,7 @@ if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
     # Only ever used with DEBUG on; production refuses to start without a real key.
-    SECRET_KEY = "django-insecure-local-development-only"
+    SECRET_KEY = "django-insecure-local-development-only"  # noqa: S105
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG else "")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
@@ -150,10 +150,11 @@ CACHES = {
 
 # --- Celery -------------------------------------------------------------------------------------
 
-CELERY_BROKER_URL = env("CELERY_BROKER_URL")
-# No broker: run tasks in-process, so the product works without Redis. Exceptions are kept in
-# the task's own bookkeeping (a failed generation), not raised into the caller.
-CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+# No broker: run tasks in-process, so the product works without Redis ("memory://" is never
+# used then; it only keeps Celery from guessing a localhost broker). Exceptions are kept in the
+# task's own bookkeeping (a failed generation), not raised into the caller.
+CELERY_TASK_ALWAYS_EAGER = not env("CELERY_BROKER_URL")
+CELERY_BROKER_URL = env("CELERY_BROKER_URL") or "memory://"
 CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_TASK_DEFAULT_QUEUE = env("CELERY_QUEUE", "celery")
 CELERY_TASK_IGNORE_RESULT = True
@@ -243,5 +244,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
-    "loggers": {"httpx": {"level": "WARNING"}},
+    # Eager tasks would log a line per task at INFO; workers log through their own --loglevel.
+    "loggers": {"httpx": {"level": "WARNING"}, "celery.app.trace": {"level": "WARNING"}},
 }

@@ -84,7 +84,15 @@ class GenerationInline(admin.TabularInline):
 
 @admin.register(GenerationRun)
 class GenerationRunAdmin(ReadOnlyAdmin):
-    list_display = ["pk", "prompt_version", "backend", "samples", "force", "created_by", "created_at"]
+    list_display = [
+        "pk",
+        "prompt_version",
+        "backend",
+        "samples",
+        "force",
+        "created_by",
+        "created_at",
+    ]
     list_filter = ["backend", "prompt_version"]
     list_select_related = ["prompt_version__template", "created_by"]
     inlines = [GenerationInline]
@@ -93,8 +101,19 @@ class GenerationRunAdmin(ReadOnlyAdmin):
 @admin.register(Generation)
 class GenerationAdmin(ReadOnlyAdmin):
     list_display = [
-        "pk", "audience_key", "prompt_version", "sample_index", "status", "backend", "model",
-        "error_code", "prompt_tokens", "completion_tokens", "cost_usd", "latency_ms", "created_at",
+        "pk",
+        "audience_key",
+        "prompt_version",
+        "sample_index",
+        "status",
+        "backend",
+        "model",
+        "error_code",
+        "prompt_tokens",
+        "completion_tokens",
+        "cost_usd",
+        "latency_ms",
+        "created_at",
     ]
     list_filter = ["status", "backend", "error_code", "prompt_version"]
     search_fields = ["snapshot__audience__key", "error_message", "cache_key"]
@@ -150,16 +169,41 @@ class PersonaAdmin(admin.ModelAdmin):
     """Read-mostly until the review app lands: status and content change through services."""
 
     list_display = [
-        "pk", "audience", "status", "prompt_version", "backend", "model", "revision", "created_at",
+        "pk",
+        "audience",
+        "status",
+        "prompt_version",
+        "backend",
+        "model",
+        "revision",
+        "created_at",
     ]
     list_filter = ["status", "backend", "prompt_version"]
     search_fields = ["audience__key", "audience__name", "summary", "interests", "lifestyle"]
     list_select_related = ["audience", "prompt_version__template"]
     readonly_fields = [
-        "audience", "origin_generation", "snapshot", "prompt_version", "backend", "model",
-        "status", "summary", "basic_attributes", "personality", "mental_state", "interests",
-        "lifestyle", "hashtags_zh", "hashtags_en", "age_groups", "gender", "revision",
-        "published_at", "published_document", "created_at", "updated_at",
+        "audience",
+        "origin_generation",
+        "snapshot",
+        "prompt_version",
+        "backend",
+        "model",
+        "status",
+        "summary",
+        "basic_attributes",
+        "personality",
+        "mental_state",
+        "interests",
+        "lifestyle",
+        "hashtags_zh",
+        "hashtags_en",
+        "age_groups",
+        "gender",
+        "revision",
+        "published_at",
+        "published_document",
+        "created_at",
+        "updated_at",
     ]
     inlines = [PersonaTagInline, PersonaRevisionInline, ReviewEventInline]
 

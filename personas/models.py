@@ -49,7 +49,10 @@ class PromptVersion(models.Model):
     """
 
     template = models.ForeignKey(
-        PromptTemplate, verbose_name=_("template"), on_delete=models.CASCADE, related_name="versions"
+        PromptTemplate,
+        verbose_name=_("template"),
+        on_delete=models.CASCADE,
+        related_name="versions",
     )
     number = models.PositiveIntegerField(_("version"))
     system_text = models.TextField(_("system message"))
@@ -169,7 +172,10 @@ class GenerationRun(models.Model):
     """One request to generate personas for one or many audiences with one prompt version."""
 
     prompt_version = models.ForeignKey(
-        PromptVersion, verbose_name=_("prompt version"), on_delete=models.PROTECT, related_name="runs"
+        PromptVersion,
+        verbose_name=_("prompt version"),
+        on_delete=models.PROTECT,
+        related_name="runs",
     )
     backend = models.CharField(_("LLM backend"), max_length=50)
     samples = models.PositiveIntegerField(_("samples per audience"), default=1)

@@ -150,7 +150,9 @@ def llm_request_build(
     if "seed" in params:
         # Each sample gets its own seed: samples differ, and each one is reproducible.
         params["seed"] = int(params["seed"]) + sample_index
-    schema = version.output_schema if version.response_format == ResponseFormat.JSON_SCHEMA else None
+    schema = (
+        version.output_schema if version.response_format == ResponseFormat.JSON_SCHEMA else None
+    )
     return LLMRequest(
         messages=messages,
         model=version.model,

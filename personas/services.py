@@ -332,8 +332,9 @@ def persona_content(persona: Persona) -> dict[str, Any]:
 
 def _default_summary(generation: Generation) -> str:
     names = list(
-        generation.snapshot.items.order_by("rank")
-        .values_list("app__name", flat=True)[:SUMMARY_TOP_APPS]
+        generation.snapshot.items.order_by("rank").values_list("app__name", flat=True)[
+            :SUMMARY_TOP_APPS
+        ]
     )
     audience = generation.snapshot.audience.name
     return f"{audience}偏好 {'、'.join(names)} 等 app。"
@@ -371,7 +372,8 @@ def persona_create_from_generation(*, generation: Generation, output: PersonaOut
         action=ReviewAction.CREATE,
         from_status="",
         to_status=PersonaStatus.DRAFT,
-        comment=f"Drafted by {generation.backend} ({generation.model}), generation {generation.pk}.",
+        comment=f"Drafted by {generation.backend} ({generation.model}), "
+        f"generation {generation.pk}.",
     )
     return persona
 

@@ -18,7 +18,10 @@ from .factories import ItemSpec, make_snapshot
 pytest_plugins = ["tests.llm_server"]
 
 # Data migrations whose rows tests rely on: (module in personas/migrations, function).
-SEED_MIGRATIONS = (("0003_roles", "create_roles"), ("0004_audience_persona_prompt", "create_prompt"))
+SEED_MIGRATIONS = (
+    ("0003_roles", "create_roles"),
+    ("0004_audience_persona_prompt", "create_prompt"),
+)
 
 
 def pytest_collection_modifyitems(config, items):

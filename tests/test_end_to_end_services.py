@@ -64,10 +64,29 @@ def worker(queue_name, llm_server, openai_settings, tmp_path):
     }
     log = tmp_path / "worker.log"
     process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "personaplatform", "worker", "-Q", queue_name,
-         "--concurrency", "2", "--loglevel", "INFO", "--without-gossip", "--without-mingle",
-         "--without-heartbeat", "--hostname", f"{queue_name}@%h"],
-        cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "personaplatform",
+            "worker",
+            "-Q",
+            queue_name,
+            "--concurrency",
+            "2",
+            "--loglevel",
+            "INFO",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "--hostname",
+            f"{queue_name}@%h",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
     )
     deadline = time.monotonic() + WORKER_START_TIMEOUT_S
     while "ready." not in log.read_text():
@@ -97,7 +116,8 @@ def test_a_real_worker_drafts_personas_over_redis_and_postgres(worker, llm_serve
     assert connection.vendor == "postgresql"
     for key in ("spotify", "jkopay", "klook"):
         make_snapshot(
-            key=key, name=f"{key} users",
+            key=key,
+            name=f"{key} users",
             items=[ItemSpec(f"{key}-app-{i}", "music", 2.0 + i, 0.1 * (i + 1)) for i in range(4)],
         )
 

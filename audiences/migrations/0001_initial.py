@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,104 +14,249 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='App',
+            name="App",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200, unique=True, verbose_name='name')),
-                ('store_id', models.CharField(blank=True, max_length=200, verbose_name='store id')),
-                ('category', models.CharField(choices=[('music', 'Music & audio'), ('video', 'Video & streaming'), ('social', 'Social networks'), ('messaging', 'Messaging'), ('games', 'Games'), ('finance', 'Finance & banking'), ('shopping', 'Shopping'), ('food', 'Food & delivery'), ('travel', 'Travel'), ('transport', 'Transport & navigation'), ('news', 'News & magazines'), ('productivity', 'Productivity & business'), ('education', 'Education'), ('health', 'Health & fitness'), ('photo', 'Photo & beauty'), ('lifestyle', 'Lifestyle'), ('parenting', 'Parenting & family'), ('dating', 'Dating'), ('sports', 'Sports'), ('books', 'Books & comics'), ('tools', 'Tools & utilities'), ('other', 'Other')], default='other', max_length=20, verbose_name='category')),
-                ('description_zh', models.CharField(blank=True, max_length=300, verbose_name='description (Chinese)')),
-                ('description_en', models.CharField(blank=True, max_length=300, verbose_name='description (English)')),
-                ('aliases', models.JSONField(blank=True, default=list, verbose_name='aliases')),
-                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='created at')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200, unique=True, verbose_name="name")),
+                ("store_id", models.CharField(blank=True, max_length=200, verbose_name="store id")),
+                (
+                    "category",
+                    models.CharField(
+                        choices=[
+                            ("music", "Music & audio"),
+                            ("video", "Video & streaming"),
+                            ("social", "Social networks"),
+                            ("messaging", "Messaging"),
+                            ("games", "Games"),
+                            ("finance", "Finance & banking"),
+                            ("shopping", "Shopping"),
+                            ("food", "Food & delivery"),
+                            ("travel", "Travel"),
+                            ("transport", "Transport & navigation"),
+                            ("news", "News & magazines"),
+                            ("productivity", "Productivity & business"),
+                            ("education", "Education"),
+                            ("health", "Health & fitness"),
+                            ("photo", "Photo & beauty"),
+                            ("lifestyle", "Lifestyle"),
+                            ("parenting", "Parenting & family"),
+                            ("dating", "Dating"),
+                            ("sports", "Sports"),
+                            ("books", "Books & comics"),
+                            ("tools", "Tools & utilities"),
+                            ("other", "Other"),
+                        ],
+                        default="other",
+                        max_length=20,
+                        verbose_name="category",
+                    ),
+                ),
+                (
+                    "description_zh",
+                    models.CharField(
+                        blank=True, max_length=300, verbose_name="description (Chinese)"
+                    ),
+                ),
+                (
+                    "description_en",
+                    models.CharField(
+                        blank=True, max_length=300, verbose_name="description (English)"
+                    ),
+                ),
+                ("aliases", models.JSONField(blank=True, default=list, verbose_name="aliases")),
+                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="created at")),
             ],
             options={
-                'verbose_name': 'app',
-                'verbose_name_plural': 'apps',
-                'ordering': ['name'],
+                "verbose_name": "app",
+                "verbose_name_plural": "apps",
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='Audience',
+            name="Audience",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.SlugField(max_length=100, unique=True, verbose_name='key')),
-                ('name', models.CharField(max_length=200, verbose_name='name')),
-                ('description', models.TextField(blank=True, verbose_name='description')),
-                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='created at')),
-                ('owner', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='audiences', to=settings.AUTH_USER_MODEL, verbose_name='owner')),
-                ('seed_app', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='seeded_audiences', to='audiences.app', verbose_name='seed app')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("key", models.SlugField(max_length=100, unique=True, verbose_name="key")),
+                ("name", models.CharField(max_length=200, verbose_name="name")),
+                ("description", models.TextField(blank=True, verbose_name="description")),
+                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="created at")),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="audiences",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="owner",
+                    ),
+                ),
+                (
+                    "seed_app",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="seeded_audiences",
+                        to="audiences.app",
+                        verbose_name="seed app",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'audience',
-                'verbose_name_plural': 'audiences',
-                'ordering': ['key'],
-                'permissions': [('view_all_audiences', 'Can see every audience, not only their own')],
+                "verbose_name": "audience",
+                "verbose_name_plural": "audiences",
+                "ordering": ["key"],
+                "permissions": [
+                    ("view_all_audiences", "Can see every audience, not only their own")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='PreferenceSnapshot',
+            name="PreferenceSnapshot",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('taken_at', models.DateField(verbose_name='as of')),
-                ('source', models.CharField(choices=[('bigquery', 'BigQuery'), ('file', 'File import'), ('api', 'API')], max_length=20, verbose_name='source')),
-                ('source_ref', models.CharField(blank=True, max_length=500, verbose_name='source reference')),
-                ('audience_size', models.PositiveIntegerField(blank=True, null=True, verbose_name='audience size')),
-                ('content_hash', models.CharField(max_length=64, verbose_name='content hash')),
-                ('item_count', models.PositiveIntegerField(verbose_name='items')),
-                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='created at')),
-                ('audience', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='snapshots', to='audiences.audience', verbose_name='audience')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='created by')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("taken_at", models.DateField(verbose_name="as of")),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[("bigquery", "BigQuery"), ("file", "File import"), ("api", "API")],
+                        max_length=20,
+                        verbose_name="source",
+                    ),
+                ),
+                (
+                    "source_ref",
+                    models.CharField(blank=True, max_length=500, verbose_name="source reference"),
+                ),
+                (
+                    "audience_size",
+                    models.PositiveIntegerField(
+                        blank=True, null=True, verbose_name="audience size"
+                    ),
+                ),
+                ("content_hash", models.CharField(max_length=64, verbose_name="content hash")),
+                ("item_count", models.PositiveIntegerField(verbose_name="items")),
+                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="created at")),
+                (
+                    "audience",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="snapshots",
+                        to="audiences.audience",
+                        verbose_name="audience",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="created by",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'preference snapshot',
-                'verbose_name_plural': 'preference snapshots',
-                'ordering': ['audience', '-taken_at', '-created_at'],
-                'get_latest_by': ['taken_at', 'created_at'],
+                "verbose_name": "preference snapshot",
+                "verbose_name_plural": "preference snapshots",
+                "ordering": ["audience", "-taken_at", "-created_at"],
+                "get_latest_by": ["taken_at", "created_at"],
             },
         ),
         migrations.CreateModel(
-            name='PreferenceItem',
+            name="PreferenceItem",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('rank', models.PositiveIntegerField(verbose_name='rank')),
-                ('score', models.FloatField(verbose_name='affinity score (lift)')),
-                ('share', models.FloatField(verbose_name='share of audience')),
-                ('app', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='preference_items', to='audiences.app', verbose_name='app')),
-                ('snapshot', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='items', to='audiences.preferencesnapshot', verbose_name='snapshot')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("rank", models.PositiveIntegerField(verbose_name="rank")),
+                ("score", models.FloatField(verbose_name="affinity score (lift)")),
+                ("share", models.FloatField(verbose_name="share of audience")),
+                (
+                    "app",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="preference_items",
+                        to="audiences.app",
+                        verbose_name="app",
+                    ),
+                ),
+                (
+                    "snapshot",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="items",
+                        to="audiences.preferencesnapshot",
+                        verbose_name="snapshot",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'preference item',
-                'verbose_name_plural': 'preference items',
-                'ordering': ['snapshot', 'rank'],
+                "verbose_name": "preference item",
+                "verbose_name_plural": "preference items",
+                "ordering": ["snapshot", "rank"],
             },
         ),
         migrations.AddConstraint(
-            model_name='preferencesnapshot',
-            constraint=models.UniqueConstraint(fields=('audience', 'content_hash'), name='snapshot_unique_content_per_audience'),
+            model_name="preferencesnapshot",
+            constraint=models.UniqueConstraint(
+                fields=("audience", "content_hash"), name="snapshot_unique_content_per_audience"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='preferencesnapshot',
-            constraint=models.CheckConstraint(condition=models.Q(('item_count__gt', 0)), name='snapshot_not_empty'),
+            model_name="preferencesnapshot",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("item_count__gt", 0)), name="snapshot_not_empty"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='preferenceitem',
-            constraint=models.UniqueConstraint(fields=('snapshot', 'rank'), name='item_unique_rank'),
+            model_name="preferenceitem",
+            constraint=models.UniqueConstraint(
+                fields=("snapshot", "rank"), name="item_unique_rank"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='preferenceitem',
-            constraint=models.UniqueConstraint(fields=('snapshot', 'app'), name='item_unique_app'),
+            model_name="preferenceitem",
+            constraint=models.UniqueConstraint(fields=("snapshot", "app"), name="item_unique_app"),
         ),
         migrations.AddConstraint(
-            model_name='preferenceitem',
-            constraint=models.CheckConstraint(condition=models.Q(('rank__gte', 1)), name='item_rank_positive'),
+            model_name="preferenceitem",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("rank__gte", 1)), name="item_rank_positive"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='preferenceitem',
-            constraint=models.CheckConstraint(condition=models.Q(('score__gte', 0)), name='item_score_non_negative'),
+            model_name="preferenceitem",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("score__gte", 0)), name="item_score_non_negative"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='preferenceitem',
-            constraint=models.CheckConstraint(condition=models.Q(('share__gte', 0), ('share__lte', 1)), name='item_share_is_fraction'),
+            model_name="preferenceitem",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("share__gte", 0), ("share__lte", 1)),
+                name="item_share_is_fraction",
+            ),
         ),
     ]

@@ -6,304 +6,807 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('audiences', '0001_initial'),
+        ("audiences", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='PromptTemplate',
+            name="PromptTemplate",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('slug', models.SlugField(max_length=100, unique=True, verbose_name='slug')),
-                ('name', models.CharField(max_length=200, verbose_name='name')),
-                ('description', models.TextField(blank=True, verbose_name='description')),
-                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='created at')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("slug", models.SlugField(max_length=100, unique=True, verbose_name="slug")),
+                ("name", models.CharField(max_length=200, verbose_name="name")),
+                ("description", models.TextField(blank=True, verbose_name="description")),
+                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="created at")),
             ],
             options={
-                'verbose_name': 'prompt template',
-                'verbose_name_plural': 'prompt templates',
-                'ordering': ['slug'],
+                "verbose_name": "prompt template",
+                "verbose_name_plural": "prompt templates",
+                "ordering": ["slug"],
             },
         ),
         migrations.CreateModel(
-            name='GenerationRun',
+            name="GenerationRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('backend', models.CharField(max_length=50, verbose_name='LLM backend')),
-                ('samples', models.PositiveIntegerField(default=1, verbose_name='samples per audience')),
-                ('force', models.BooleanField(default=False, verbose_name='bypass cache')),
-                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='created at')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='generation_runs', to=settings.AUTH_USER_MODEL, verbose_name='created by')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("backend", models.CharField(max_length=50, verbose_name="LLM backend")),
+                (
+                    "samples",
+                    models.PositiveIntegerField(default=1, verbose_name="samples per audience"),
+                ),
+                ("force", models.BooleanField(default=False, verbose_name="bypass cache")),
+                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="created at")),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="generation_runs",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="created by",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'generation run',
-                'verbose_name_plural': 'generation runs',
-                'ordering': ['-created_at', '-pk'],
+                "verbose_name": "generation run",
+                "verbose_name_plural": "generation runs",
+                "ordering": ["-created_at", "-pk"],
             },
         ),
         migrations.CreateModel(
-            name='Generation',
+            name="Generation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('sample_index', models.PositiveIntegerField(default=0, verbose_name='sample')),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('succeeded', 'Succeeded'), ('failed', 'Failed')], default='queued', max_length=20, verbose_name='status')),
-                ('attempts', models.PositiveIntegerField(default=0, verbose_name='attempts')),
-                ('cache_key', models.CharField(db_index=True, max_length=64, verbose_name='cache key')),
-                ('backend', models.CharField(max_length=50, verbose_name='backend')),
-                ('model', models.CharField(blank=True, max_length=100, verbose_name='model')),
-                ('rendered_messages', models.JSONField(blank=True, default=list, verbose_name='messages sent')),
-                ('raw_response', models.TextField(blank=True, verbose_name='raw response')),
-                ('parsed_output', models.JSONField(blank=True, null=True, verbose_name='parsed output')),
-                ('repairs', models.JSONField(blank=True, default=list, verbose_name='repairs applied')),
-                ('error_code', models.CharField(blank=True, max_length=50, verbose_name='error code')),
-                ('error_message', models.TextField(blank=True, verbose_name='error message')),
-                ('prompt_tokens', models.PositiveIntegerField(default=0, verbose_name='prompt tokens')),
-                ('completion_tokens', models.PositiveIntegerField(default=0, verbose_name='completion tokens')),
-                ('cost_usd', models.DecimalField(decimal_places=6, default=0, max_digits=12, verbose_name='cost (USD)')),
-                ('latency_ms', models.PositiveIntegerField(default=0, verbose_name='latency (ms)')),
-                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='created at')),
-                ('started_at', models.DateTimeField(blank=True, null=True, verbose_name='started at')),
-                ('finished_at', models.DateTimeField(blank=True, null=True, verbose_name='finished at')),
-                ('cached_from', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='cache_hits', to='personas.generation', verbose_name='reused result of')),
-                ('snapshot', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='generations', to='audiences.preferencesnapshot', verbose_name='snapshot')),
-                ('run', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='generations', to='personas.generationrun', verbose_name='run')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("sample_index", models.PositiveIntegerField(default=0, verbose_name="sample")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("succeeded", "Succeeded"),
+                            ("failed", "Failed"),
+                        ],
+                        default="queued",
+                        max_length=20,
+                        verbose_name="status",
+                    ),
+                ),
+                ("attempts", models.PositiveIntegerField(default=0, verbose_name="attempts")),
+                (
+                    "cache_key",
+                    models.CharField(db_index=True, max_length=64, verbose_name="cache key"),
+                ),
+                ("backend", models.CharField(max_length=50, verbose_name="backend")),
+                ("model", models.CharField(blank=True, max_length=100, verbose_name="model")),
+                (
+                    "rendered_messages",
+                    models.JSONField(blank=True, default=list, verbose_name="messages sent"),
+                ),
+                ("raw_response", models.TextField(blank=True, verbose_name="raw response")),
+                (
+                    "parsed_output",
+                    models.JSONField(blank=True, null=True, verbose_name="parsed output"),
+                ),
+                (
+                    "repairs",
+                    models.JSONField(blank=True, default=list, verbose_name="repairs applied"),
+                ),
+                (
+                    "error_code",
+                    models.CharField(blank=True, max_length=50, verbose_name="error code"),
+                ),
+                ("error_message", models.TextField(blank=True, verbose_name="error message")),
+                (
+                    "prompt_tokens",
+                    models.PositiveIntegerField(default=0, verbose_name="prompt tokens"),
+                ),
+                (
+                    "completion_tokens",
+                    models.PositiveIntegerField(default=0, verbose_name="completion tokens"),
+                ),
+                (
+                    "cost_usd",
+                    models.DecimalField(
+                        decimal_places=6, default=0, max_digits=12, verbose_name="cost (USD)"
+                    ),
+                ),
+                ("latency_ms", models.PositiveIntegerField(default=0, verbose_name="latency (ms)")),
+                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="created at")),
+                (
+                    "started_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="started at"),
+                ),
+                (
+                    "finished_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="finished at"),
+                ),
+                (
+                    "cached_from",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="cache_hits",
+                        to="personas.generation",
+                        verbose_name="reused result of",
+                    ),
+                ),
+                (
+                    "snapshot",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="generations",
+                        to="audiences.preferencesnapshot",
+                        verbose_name="snapshot",
+                    ),
+                ),
+                (
+                    "run",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="generations",
+                        to="personas.generationrun",
+                        verbose_name="run",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'generation',
-                'verbose_name_plural': 'generations',
-                'ordering': ['-created_at', '-pk'],
+                "verbose_name": "generation",
+                "verbose_name_plural": "generations",
+                "ordering": ["-created_at", "-pk"],
             },
         ),
         migrations.CreateModel(
-            name='PromptLabel',
+            name="PromptLabel",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.SlugField(verbose_name='label')),
-                ('updated_at', models.DateTimeField(auto_now=True, verbose_name='updated at')),
-                ('template', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='labels', to='personas.prompttemplate', verbose_name='template')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.SlugField(verbose_name="label")),
+                ("updated_at", models.DateTimeField(auto_now=True, verbose_name="updated at")),
+                (
+                    "template",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="labels",
+                        to="personas.prompttemplate",
+                        verbose_name="template",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'prompt label',
-                'verbose_name_plural': 'prompt labels',
-                'ordering': ['template', 'name'],
+                "verbose_name": "prompt label",
+                "verbose_name_plural": "prompt labels",
+                "ordering": ["template", "name"],
             },
         ),
         migrations.CreateModel(
-            name='PromptVersion',
+            name="PromptVersion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.PositiveIntegerField(verbose_name='version')),
-                ('system_text', models.TextField(verbose_name='system message')),
-                ('user_text', models.TextField(verbose_name='user message')),
-                ('model', models.CharField(blank=True, help_text="Empty: the backend's default model.", max_length=100, verbose_name='model')),
-                ('temperature', models.FloatField(default=0.0, verbose_name='temperature')),
-                ('params', models.JSONField(blank=True, default=dict, verbose_name='other parameters')),
-                ('response_format', models.CharField(choices=[('json_schema', 'JSON schema (structured output)'), ('json', 'Plain JSON, asked for in the prompt')], max_length=20, verbose_name='response format')),
-                ('output_keys', models.CharField(choices=[('zh', 'Chinese key names (proof of concept)'), ('en', 'English key names (schema)')], default='en', max_length=2, verbose_name='output key names')),
-                ('output_schema', models.JSONField(blank=True, null=True, verbose_name='output JSON schema')),
-                ('age_groups', models.JSONField(default=list, verbose_name='age groups')),
-                ('genders', models.JSONField(default=list, verbose_name='genders')),
-                ('max_items', models.PositiveIntegerField(default=20, help_text='The top N apps of a snapshot are sent.', verbose_name='apps in the prompt')),
-                ('changelog', models.TextField(blank=True, verbose_name='changelog')),
-                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='created at')),
-                ('author', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='author')),
-                ('template', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='versions', to='personas.prompttemplate', verbose_name='template')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("number", models.PositiveIntegerField(verbose_name="version")),
+                ("system_text", models.TextField(verbose_name="system message")),
+                ("user_text", models.TextField(verbose_name="user message")),
+                (
+                    "model",
+                    models.CharField(
+                        blank=True,
+                        help_text="Empty: the backend's default model.",
+                        max_length=100,
+                        verbose_name="model",
+                    ),
+                ),
+                ("temperature", models.FloatField(default=0.0, verbose_name="temperature")),
+                (
+                    "params",
+                    models.JSONField(blank=True, default=dict, verbose_name="other parameters"),
+                ),
+                (
+                    "response_format",
+                    models.CharField(
+                        choices=[
+                            ("json_schema", "JSON schema (structured output)"),
+                            ("json", "Plain JSON, asked for in the prompt"),
+                        ],
+                        max_length=20,
+                        verbose_name="response format",
+                    ),
+                ),
+                (
+                    "output_keys",
+                    models.CharField(
+                        choices=[
+                            ("zh", "Chinese key names (proof of concept)"),
+                            ("en", "English key names (schema)"),
+                        ],
+                        default="en",
+                        max_length=2,
+                        verbose_name="output key names",
+                    ),
+                ),
+                (
+                    "output_schema",
+                    models.JSONField(blank=True, null=True, verbose_name="output JSON schema"),
+                ),
+                ("age_groups", models.JSONField(default=list, verbose_name="age groups")),
+                ("genders", models.JSONField(default=list, verbose_name="genders")),
+                (
+                    "max_items",
+                    models.PositiveIntegerField(
+                        default=20,
+                        help_text="The top N apps of a snapshot are sent.",
+                        verbose_name="apps in the prompt",
+                    ),
+                ),
+                ("changelog", models.TextField(blank=True, verbose_name="changelog")),
+                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="created at")),
+                (
+                    "author",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="author",
+                    ),
+                ),
+                (
+                    "template",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="versions",
+                        to="personas.prompttemplate",
+                        verbose_name="template",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'prompt version',
-                'verbose_name_plural': 'prompt versions',
-                'ordering': ['template', '-number'],
+                "verbose_name": "prompt version",
+                "verbose_name_plural": "prompt versions",
+                "ordering": ["template", "-number"],
             },
         ),
         migrations.CreateModel(
-            name='PromptLabelMove',
+            name="PromptLabelMove",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('note', models.TextField(blank=True, verbose_name='note')),
-                ('moved_at', models.DateTimeField(auto_now_add=True, verbose_name='moved at')),
-                ('label', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='moves', to='personas.promptlabel', verbose_name='label')),
-                ('moved_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='moved by')),
-                ('from_version', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='personas.promptversion', verbose_name='from version')),
-                ('to_version', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='personas.promptversion', verbose_name='to version')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("note", models.TextField(blank=True, verbose_name="note")),
+                ("moved_at", models.DateTimeField(auto_now_add=True, verbose_name="moved at")),
+                (
+                    "label",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="moves",
+                        to="personas.promptlabel",
+                        verbose_name="label",
+                    ),
+                ),
+                (
+                    "moved_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="moved by",
+                    ),
+                ),
+                (
+                    "from_version",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="personas.promptversion",
+                        verbose_name="from version",
+                    ),
+                ),
+                (
+                    "to_version",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="personas.promptversion",
+                        verbose_name="to version",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'prompt label move',
-                'verbose_name_plural': 'prompt label moves',
-                'ordering': ['-moved_at', '-pk'],
+                "verbose_name": "prompt label move",
+                "verbose_name_plural": "prompt label moves",
+                "ordering": ["-moved_at", "-pk"],
             },
         ),
         migrations.AddField(
-            model_name='promptlabel',
-            name='version',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='labels', to='personas.promptversion', verbose_name='version'),
+            model_name="promptlabel",
+            name="version",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="labels",
+                to="personas.promptversion",
+                verbose_name="version",
+            ),
         ),
         migrations.CreateModel(
-            name='Persona',
+            name="Persona",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('backend', models.CharField(max_length=50, verbose_name='written by backend')),
-                ('model', models.CharField(blank=True, max_length=100, verbose_name='model')),
-                ('status', models.CharField(choices=[('draft', 'Draft'), ('in_review', 'In review'), ('changes_requested', 'Changes requested'), ('approved', 'Approved'), ('published', 'Published'), ('rejected', 'Rejected'), ('archived', 'Archived')], default='draft', max_length=20, verbose_name='status')),
-                ('summary', models.TextField(blank=True, verbose_name='summary')),
-                ('basic_attributes', models.TextField(verbose_name='基本屬性 basic attributes')),
-                ('personality', models.TextField(verbose_name='個性 personality')),
-                ('mental_state', models.TextField(verbose_name='心理狀態 mental state')),
-                ('interests', models.TextField(verbose_name='個人興趣 interests')),
-                ('lifestyle', models.TextField(verbose_name='生活方式 lifestyle')),
-                ('hashtags_zh', models.JSONField(default=list, verbose_name='hashtags (Chinese)')),
-                ('hashtags_en', models.JSONField(default=list, verbose_name='hashtags (English)')),
-                ('age_groups', models.JSONField(default=dict, verbose_name='age-group distribution')),
-                ('gender', models.JSONField(default=dict, verbose_name='gender distribution')),
-                ('revision', models.PositiveIntegerField(default=1, verbose_name='revision')),
-                ('published_at', models.DateTimeField(blank=True, null=True, verbose_name='published at')),
-                ('published_document', models.JSONField(blank=True, null=True, verbose_name='published document')),
-                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='created at')),
-                ('updated_at', models.DateTimeField(auto_now=True, verbose_name='updated at')),
-                ('audience', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='personas', to='audiences.audience', verbose_name='audience')),
-                ('origin_generation', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='persona', to='personas.generation', verbose_name='origin generation')),
-                ('snapshot', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='personas', to='audiences.preferencesnapshot', verbose_name='snapshot')),
-                ('prompt_version', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='personas', to='personas.promptversion', verbose_name='prompt version')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("backend", models.CharField(max_length=50, verbose_name="written by backend")),
+                ("model", models.CharField(blank=True, max_length=100, verbose_name="model")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("draft", "Draft"),
+                            ("in_review", "In review"),
+                            ("changes_requested", "Changes requested"),
+                            ("approved", "Approved"),
+                            ("published", "Published"),
+                            ("rejected", "Rejected"),
+                            ("archived", "Archived"),
+                        ],
+                        default="draft",
+                        max_length=20,
+                        verbose_name="status",
+                    ),
+                ),
+                ("summary", models.TextField(blank=True, verbose_name="summary")),
+                ("basic_attributes", models.TextField(verbose_name="基本屬性 basic attributes")),
+                ("personality", models.TextField(verbose_name="個性 personality")),
+                ("mental_state", models.TextField(verbose_name="心理狀態 mental state")),
+                ("interests", models.TextField(verbose_name="個人興趣 interests")),
+                ("lifestyle", models.TextField(verbose_name="生活方式 lifestyle")),
+                ("hashtags_zh", models.JSONField(default=list, verbose_name="hashtags (Chinese)")),
+                ("hashtags_en", models.JSONField(default=list, verbose_name="hashtags (English)")),
+                (
+                    "age_groups",
+                    models.JSONField(default=dict, verbose_name="age-group distribution"),
+                ),
+                ("gender", models.JSONField(default=dict, verbose_name="gender distribution")),
+                ("revision", models.PositiveIntegerField(default=1, verbose_name="revision")),
+                (
+                    "published_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="published at"),
+                ),
+                (
+                    "published_document",
+                    models.JSONField(blank=True, null=True, verbose_name="published document"),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="created at")),
+                ("updated_at", models.DateTimeField(auto_now=True, verbose_name="updated at")),
+                (
+                    "audience",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="personas",
+                        to="audiences.audience",
+                        verbose_name="audience",
+                    ),
+                ),
+                (
+                    "origin_generation",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="persona",
+                        to="personas.generation",
+                        verbose_name="origin generation",
+                    ),
+                ),
+                (
+                    "snapshot",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="personas",
+                        to="audiences.preferencesnapshot",
+                        verbose_name="snapshot",
+                    ),
+                ),
+                (
+                    "prompt_version",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="personas",
+                        to="personas.promptversion",
+                        verbose_name="prompt version",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'persona',
-                'verbose_name_plural': 'personas',
-                'ordering': ['audience', '-created_at', '-pk'],
-                'permissions': [('review_persona', 'Can approve, request changes to and reject personas'), ('publish_persona', 'Can publish and unpublish personas')],
+                "verbose_name": "persona",
+                "verbose_name_plural": "personas",
+                "ordering": ["audience", "-created_at", "-pk"],
+                "permissions": [
+                    ("review_persona", "Can approve, request changes to and reject personas"),
+                    ("publish_persona", "Can publish and unpublish personas"),
+                ],
             },
         ),
         migrations.AddField(
-            model_name='generationrun',
-            name='prompt_version',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='runs', to='personas.promptversion', verbose_name='prompt version'),
+            model_name="generationrun",
+            name="prompt_version",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="runs",
+                to="personas.promptversion",
+                verbose_name="prompt version",
+            ),
         ),
         migrations.AddField(
-            model_name='generation',
-            name='prompt_version',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='generations', to='personas.promptversion', verbose_name='prompt version'),
+            model_name="generation",
+            name="prompt_version",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="generations",
+                to="personas.promptversion",
+                verbose_name="prompt version",
+            ),
         ),
         migrations.CreateModel(
-            name='ReviewEvent',
+            name="ReviewEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('action', models.CharField(choices=[('create', 'Created'), ('edit', 'Edited'), ('submit', 'Submitted for review'), ('approve', 'Approved'), ('request_changes', 'Changes requested'), ('reject', 'Rejected'), ('publish', 'Published'), ('unpublish', 'Unpublished'), ('supersede', 'Superseded by a newer publish'), ('comment', 'Commented')], max_length=20, verbose_name='action')),
-                ('from_status', models.CharField(blank=True, choices=[('draft', 'Draft'), ('in_review', 'In review'), ('changes_requested', 'Changes requested'), ('approved', 'Approved'), ('published', 'Published'), ('rejected', 'Rejected'), ('archived', 'Archived')], max_length=20, verbose_name='from status')),
-                ('to_status', models.CharField(choices=[('draft', 'Draft'), ('in_review', 'In review'), ('changes_requested', 'Changes requested'), ('approved', 'Approved'), ('published', 'Published'), ('rejected', 'Rejected'), ('archived', 'Archived')], max_length=20, verbose_name='to status')),
-                ('comment', models.TextField(blank=True, verbose_name='comment')),
-                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='at')),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='actor')),
-                ('persona', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='events', to='personas.persona', verbose_name='persona')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "action",
+                    models.CharField(
+                        choices=[
+                            ("create", "Created"),
+                            ("edit", "Edited"),
+                            ("submit", "Submitted for review"),
+                            ("approve", "Approved"),
+                            ("request_changes", "Changes requested"),
+                            ("reject", "Rejected"),
+                            ("publish", "Published"),
+                            ("unpublish", "Unpublished"),
+                            ("supersede", "Superseded by a newer publish"),
+                            ("comment", "Commented"),
+                        ],
+                        max_length=20,
+                        verbose_name="action",
+                    ),
+                ),
+                (
+                    "from_status",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("draft", "Draft"),
+                            ("in_review", "In review"),
+                            ("changes_requested", "Changes requested"),
+                            ("approved", "Approved"),
+                            ("published", "Published"),
+                            ("rejected", "Rejected"),
+                            ("archived", "Archived"),
+                        ],
+                        max_length=20,
+                        verbose_name="from status",
+                    ),
+                ),
+                (
+                    "to_status",
+                    models.CharField(
+                        choices=[
+                            ("draft", "Draft"),
+                            ("in_review", "In review"),
+                            ("changes_requested", "Changes requested"),
+                            ("approved", "Approved"),
+                            ("published", "Published"),
+                            ("rejected", "Rejected"),
+                            ("archived", "Archived"),
+                        ],
+                        max_length=20,
+                        verbose_name="to status",
+                    ),
+                ),
+                ("comment", models.TextField(blank=True, verbose_name="comment")),
+                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="at")),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="actor",
+                    ),
+                ),
+                (
+                    "persona",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="events",
+                        to="personas.persona",
+                        verbose_name="persona",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'review event',
-                'verbose_name_plural': 'review events',
-                'ordering': ['persona', 'created_at', 'pk'],
+                "verbose_name": "review event",
+                "verbose_name_plural": "review events",
+                "ordering": ["persona", "created_at", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='Tag',
+            name="Tag",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, verbose_name='name')),
-                ('category', models.CharField(choices=[('basic_attributes', '基本屬性 basic attributes'), ('personality', '個性 personality'), ('mental_state', '心理狀態 mental state'), ('interests', '個人興趣 interests'), ('lifestyle', '生活方式 lifestyle'), ('hashtag', 'Hashtag')], max_length=20, verbose_name='category')),
-                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='created at')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100, verbose_name="name")),
+                (
+                    "category",
+                    models.CharField(
+                        choices=[
+                            ("basic_attributes", "基本屬性 basic attributes"),
+                            ("personality", "個性 personality"),
+                            ("mental_state", "心理狀態 mental state"),
+                            ("interests", "個人興趣 interests"),
+                            ("lifestyle", "生活方式 lifestyle"),
+                            ("hashtag", "Hashtag"),
+                        ],
+                        max_length=20,
+                        verbose_name="category",
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="created at")),
             ],
             options={
-                'verbose_name': 'tag',
-                'verbose_name_plural': 'tags',
-                'ordering': ['category', 'name'],
-                'constraints': [models.UniqueConstraint(fields=('category', 'name'), name='tag_unique_in_category')],
+                "verbose_name": "tag",
+                "verbose_name_plural": "tags",
+                "ordering": ["category", "name"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("category", "name"), name="tag_unique_in_category"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='PersonaTag',
+            name="PersonaTag",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('source', models.CharField(choices=[('llm', "Extracted from the LLM's draft"), ('analyst', 'Added by an analyst')], max_length=10, verbose_name='source')),
-                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='created at')),
-                ('added_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='added by')),
-                ('persona', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='tag_links', to='personas.persona', verbose_name='persona')),
-                ('tag', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='persona_links', to='personas.tag', verbose_name='tag')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[
+                            ("llm", "Extracted from the LLM's draft"),
+                            ("analyst", "Added by an analyst"),
+                        ],
+                        max_length=10,
+                        verbose_name="source",
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="created at")),
+                (
+                    "added_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="added by",
+                    ),
+                ),
+                (
+                    "persona",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="tag_links",
+                        to="personas.persona",
+                        verbose_name="persona",
+                    ),
+                ),
+                (
+                    "tag",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="persona_links",
+                        to="personas.tag",
+                        verbose_name="tag",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'persona tag',
-                'verbose_name_plural': 'persona tags',
-                'ordering': ['persona', 'tag__category', 'tag__name'],
+                "verbose_name": "persona tag",
+                "verbose_name_plural": "persona tags",
+                "ordering": ["persona", "tag__category", "tag__name"],
             },
         ),
         migrations.AddField(
-            model_name='persona',
-            name='tags',
-            field=models.ManyToManyField(related_name='personas', through='personas.PersonaTag', to='personas.tag', verbose_name='tags'),
+            model_name="persona",
+            name="tags",
+            field=models.ManyToManyField(
+                related_name="personas",
+                through="personas.PersonaTag",
+                to="personas.tag",
+                verbose_name="tags",
+            ),
         ),
         migrations.CreateModel(
-            name='PersonaRevision',
+            name="PersonaRevision",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.PositiveIntegerField(verbose_name='revision')),
-                ('content', models.JSONField(verbose_name='content')),
-                ('note', models.CharField(blank=True, max_length=300, verbose_name='note')),
-                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='created at')),
-                ('author', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='author')),
-                ('persona', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='revisions', to='personas.persona', verbose_name='persona')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("number", models.PositiveIntegerField(verbose_name="revision")),
+                ("content", models.JSONField(verbose_name="content")),
+                ("note", models.CharField(blank=True, max_length=300, verbose_name="note")),
+                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="created at")),
+                (
+                    "author",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="author",
+                    ),
+                ),
+                (
+                    "persona",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="revisions",
+                        to="personas.persona",
+                        verbose_name="persona",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'persona revision',
-                'verbose_name_plural': 'persona revisions',
-                'ordering': ['persona', '-number'],
-                'constraints': [models.UniqueConstraint(fields=('persona', 'number'), name='revision_unique_number')],
+                "verbose_name": "persona revision",
+                "verbose_name_plural": "persona revisions",
+                "ordering": ["persona", "-number"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("persona", "number"), name="revision_unique_number"
+                    )
+                ],
             },
         ),
         migrations.AddConstraint(
-            model_name='promptversion',
-            constraint=models.UniqueConstraint(fields=('template', 'number'), name='prompt_version_unique_number'),
+            model_name="promptversion",
+            constraint=models.UniqueConstraint(
+                fields=("template", "number"), name="prompt_version_unique_number"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='promptversion',
-            constraint=models.CheckConstraint(condition=models.Q(('number__gte', 1)), name='prompt_version_positive'),
+            model_name="promptversion",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("number__gte", 1)), name="prompt_version_positive"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='promptversion',
-            constraint=models.CheckConstraint(condition=models.Q(('temperature__gte', 0), ('temperature__lte', 2)), name='prompt_version_temperature_range'),
+            model_name="promptversion",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("temperature__gte", 0), ("temperature__lte", 2)),
+                name="prompt_version_temperature_range",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='promptlabel',
-            constraint=models.UniqueConstraint(fields=('template', 'name'), name='prompt_label_unique_name'),
+            model_name="promptlabel",
+            constraint=models.UniqueConstraint(
+                fields=("template", "name"), name="prompt_label_unique_name"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='generationrun',
-            constraint=models.CheckConstraint(condition=models.Q(('samples__gte', 1), ('samples__lte', 20)), name='run_samples_range'),
+            model_name="generationrun",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("samples__gte", 1), ("samples__lte", 20)),
+                name="run_samples_range",
+            ),
         ),
         migrations.AddIndex(
-            model_name='generation',
-            index=models.Index(fields=['status', 'started_at'], name='generation_status_idx'),
+            model_name="generation",
+            index=models.Index(fields=["status", "started_at"], name="generation_status_idx"),
         ),
         migrations.AddConstraint(
-            model_name='generation',
-            constraint=models.UniqueConstraint(fields=('run', 'snapshot', 'sample_index'), name='generation_unique_in_run'),
+            model_name="generation",
+            constraint=models.UniqueConstraint(
+                fields=("run", "snapshot", "sample_index"), name="generation_unique_in_run"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='generation',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('status', 'failed'), _negated=True), models.Q(('error_code', ''), _negated=True), _connector='OR'), name='generation_failure_has_code'),
+            model_name="generation",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("status", "failed"), _negated=True),
+                    models.Q(("error_code", ""), _negated=True),
+                    _connector="OR",
+                ),
+                name="generation_failure_has_code",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='personatag',
-            constraint=models.UniqueConstraint(fields=('persona', 'tag'), name='persona_tag_unique'),
+            model_name="personatag",
+            constraint=models.UniqueConstraint(
+                fields=("persona", "tag"), name="persona_tag_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='persona',
-            constraint=models.UniqueConstraint(condition=models.Q(('status', 'published')), fields=('audience',), name='one_published_persona_per_audience'),
+            model_name="persona",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status", "published")),
+                fields=("audience",),
+                name="one_published_persona_per_audience",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='persona',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('status', 'published'), _negated=True), ('published_at__isnull', False), _connector='OR'), name='published_persona_has_date'),
+            model_name="persona",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("status", "published"), _negated=True),
+                    ("published_at__isnull", False),
+                    _connector="OR",
+                ),
+                name="published_persona_has_date",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='persona',
-            constraint=models.CheckConstraint(condition=models.Q(('revision__gte', 1)), name='persona_revision_positive'),
+            model_name="persona",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("revision__gte", 1)), name="persona_revision_positive"
+            ),
         ),
     ]

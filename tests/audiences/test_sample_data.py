@@ -259,7 +259,7 @@ def test_item_values_are_well_formed(audiences: dict[str, list[dict[str, str]]])
 
 def test_build_script_reproduces_committed_file(tmp_path: Path) -> None:
     output = tmp_path / "preferences.csv"
-    subprocess.run(  # noqa: S603 - a fixed argument list running our own script
+    subprocess.run(
         [sys.executable, "-m", "audiences.sample_data.build_preferences", "--output", str(output)],
         cwd=ROOT,
         check=True,

@@ -14,8 +14,18 @@ from tests.llm_server import Reply
 pytestmark = pytest.mark.django_db(transaction=True)
 
 PERSONA_DOCUMENT_KEYS = {
-    "id", "audience", "status", "summary", "profile", "hashtags", "age_groups", "gender", "tags",
-    "provenance", "revision", "published_at",
+    "id",
+    "audience",
+    "status",
+    "summary",
+    "profile",
+    "hashtags",
+    "age_groups",
+    "gender",
+    "tags",
+    "provenance",
+    "revision",
+    "published_at",
 }
 
 
@@ -34,8 +44,7 @@ def sample_audiences():
 def test_import_preferences_reports_what_it_stored(tmp_path):
     path = tmp_path / "prefs.csv"
     path.write_text(
-        "audience_key,audience_name,app,score,share,rank\n"
-        "spotify,Spotify 使用者,KKBOX,3.2,0.41,1\n"
+        "audience_key,audience_name,app,score,share,rank\nspotify,Spotify 使用者,KKBOX,3.2,0.41,1\n"
     )
 
     first = call("import_preferences", str(path))
@@ -98,7 +107,7 @@ def test_generate_personas_exits_non_zero_and_names_each_failure(
 ):
     llm_server.enqueue(Reply('{"profile": "truncated'))
 
-    with pytest.raises(CommandError, match="1 generation\\(s\\) failed") as excinfo:
+    with pytest.raises(CommandError, match="1 generation\\(s\\) failed"):
         call("generate_personas", "--audience", "spotify", "kkbox", "--wait", "--backend", "openai")
     failed = Generation.objects.get(status="failed")
     assert failed.error_code
@@ -133,7 +142,11 @@ def test_export_personas_prints_persona_documents(sample_audiences, openai_setti
         assert sum(document["age_groups"].values()) == 100
         assert sum(document["gender"].values()) == 100
         assert set(document["profile"]) == {
-            "basic_attributes", "personality", "mental_state", "interests", "lifestyle"
+            "basic_attributes",
+            "personality",
+            "mental_state",
+            "interests",
+            "lifestyle",
         }
         assert document["provenance"]["backend"] == "openai"
         assert document["provenance"]["prompt"] == "audience-persona"
@@ -151,4 +164,3 @@ def test_export_personas_filters_and_writes_csv(sample_audiences):
     assert json.loads(call("export_personas", "--status", "published")) == []
     with pytest.raises(CommandError, match="No personas for audience"):
         call("export_personas", "--audience", "nobody")
-

@@ -9,7 +9,7 @@ from personas.models import Generation, Persona
 from personas.prompts import prompt_version_resolve
 from personas.services import generation_run_create
 from tests.factories import ItemSpec, make_snapshot
-from tests.llm_server import Reply, VALID_PERSONA
+from tests.llm_server import VALID_PERSONA, Reply
 
 pytestmark = pytest.mark.django_db
 

@@ -74,7 +74,13 @@ def test_v2_is_in_production_with_a_schema_and_scores():
 
     assert v2.labels.get().name == "production"
     assert v2.response_format == "json_schema"
-    assert v2.output_schema["required"] == ["summary", "profile", "hashtags", "age_groups", "gender"]
+    assert v2.output_schema["required"] == [
+        "summary",
+        "profile",
+        "hashtags",
+        "age_groups",
+        "gender",
+    ]
     assert "{{ apps_json }}" in v2.user_text and "<apps>" in v2.user_text
 
 
@@ -90,8 +96,12 @@ def test_v2_messages_carry_scores_shares_and_descriptions_as_data():
     block = user[user.index("<apps>") + 6 : user.index("</apps>")]
     [row] = json.loads(block)
     assert row == {
-        "rank": 1, "app": "KKBOX", "category": "music", "description": "KKBOX 的說明",
-        "lift": 3.21, "share": 0.412,
+        "rank": 1,
+        "app": "KKBOX",
+        "category": "music",
+        "description": "KKBOX 的說明",
+        "lift": 3.21,
+        "share": 0.412,
     }
     assert request.response_schema["properties"]["age_groups"]["required"][0] == "15-19"
     assert request.context.items[0].score == 3.21
@@ -100,7 +110,9 @@ def test_v2_messages_carry_scores_shares_and_descriptions_as_data():
 @pytest.mark.django_db
 def test_a_hostile_app_name_stays_data_inside_the_apps_block():
     snapshot = make_snapshot(
-        key="x", name="X", items=[ItemSpec(HOSTILE, "other", 2.0, 0.3), ItemSpec("KKBOX", "music", 1, 0.1)]
+        key="x",
+        name="X",
+        items=[ItemSpec(HOSTILE, "other", 2.0, 0.3), ItemSpec("KKBOX", "music", 1, 0.1)],
     )
 
     user = llm_request_build(snapshot=snapshot, version=prompt_version_resolve()).messages[1][

@@ -19,7 +19,9 @@ class Command(BaseCommand):
         parser.add_argument("file", type=Path)
         parser.add_argument("--owner", help="Username that owns newly created audiences.")
         parser.add_argument(
-            "--as-of", type=date.fromisoformat, help="Snapshot date (YYYY-MM-DD) for rows without as_of."
+            "--as-of",
+            type=date.fromisoformat,
+            help="Snapshot date (YYYY-MM-DD) for rows without as_of.",
         )
 
     def handle(self, *args, file: Path, owner: str | None, as_of: date | None, **options) -> None:

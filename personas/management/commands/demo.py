@@ -47,20 +47,22 @@ class Command(BaseCommand):
                     backend=backend,
                 )
                 generations = Generation.objects.filter(run=plan.run)
+                succeeded = generations.filter(status=GenerationStatus.SUCCEEDED).count()
                 failed = generations.filter(status=GenerationStatus.FAILED).count()
+                queued = generations.count() - succeeded - failed
                 self.stdout.write(
-                    f"Generation run {plan.run.pk} on {backend!r}: "
-                    f"{generations.filter(status=GenerationStatus.SUCCEEDED).count()} succeeded, "
-                    f"{failed} failed, {generations.exclude(status__in=['succeeded', 'failed']).count()} "
-                    f"queued for workers. {Persona.objects.count()} personas in all."
+                    f"Generation run {plan.run.pk} on {backend!r}: {succeeded} succeeded, "
+                    f"{failed} failed, {queued} queued for workers. "
+                    f"{Persona.objects.count()} personas in all."
                 )
         except ApplicationError as exc:
             raise CommandError(exc.message) from None
 
+        told = "from DEMO_PASSWORD" if "DEMO_PASSWORD" in os.environ else repr(password)
         self.stdout.write(
             self.style.SUCCESS(
                 "\nDemo ready. Sign in at /accounts/login/ (or /admin/) as 'analyst' or 'manager' "
-                f"with the password {'from DEMO_PASSWORD' if 'DEMO_PASSWORD' in os.environ else repr(password)}."
+                f"with the password {told}."
             )
         )
 

@@ -7,10 +7,27 @@ from personas.documents import persona_document
 from personas.models import Persona, PersonaStatus
 from personas.parsing import PROFILE_FIELDS
 
-CSV_COLUMNS = ["id", "audience_key", "audience_name", "status", "summary", *PROFILE_FIELDS,
-               "hashtags_zh", "hashtags_en", "age_groups", "gender", "tags", "prompt",
-               "prompt_version", "backend", "model", "snapshot_taken_at", "generation_id",
-               "revision", "published_at"]
+CSV_COLUMNS = [
+    "id",
+    "audience_key",
+    "audience_name",
+    "status",
+    "summary",
+    *PROFILE_FIELDS,
+    "hashtags_zh",
+    "hashtags_en",
+    "age_groups",
+    "gender",
+    "tags",
+    "prompt",
+    "prompt_version",
+    "backend",
+    "model",
+    "snapshot_taken_at",
+    "generation_id",
+    "revision",
+    "published_at",
+]
 
 
 class Command(BaseCommand):
