@@ -1,6 +1,8 @@
 from django.contrib import admin
 from django.http import HttpRequest
 
+from personaplatform.admin_helpers import ReadOnlyAdmin, ReadOnlyInline, scoped_to_audience_owner
+
 from .models import App, Audience, PreferenceItem, PreferenceSnapshot
 
 
@@ -28,23 +30,14 @@ class AudienceAdmin(admin.ModelAdmin):
         )
 
 
-class PreferenceItemInline(admin.TabularInline):
+class PreferenceItemInline(ReadOnlyInline):
     model = PreferenceItem
     fields = ["rank", "app", "score", "share"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
     ordering = ["rank"]
-
-    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
 
 @admin.register(PreferenceSnapshot)
-class PreferenceSnapshotAdmin(admin.ModelAdmin):
+class PreferenceSnapshotAdmin(ReadOnlyAdmin):
     """Snapshots are immutable: they arrive through imports and BigQuery, and are only read here."""
 
     list_display = ["audience", "taken_at", "source", "item_count", "audience_size", "short_hash"]
@@ -65,17 +58,10 @@ class PreferenceSnapshotAdmin(admin.ModelAdmin):
     ]
 
     def get_queryset(self, request: HttpRequest):
-        qs = super().get_queryset(request).select_related("audience")
-        if request.user.has_perm("audiences.view_all_audiences"):
-            return qs
-        return qs.filter(audience__owner=request.user)
+        return scoped_to_audience_owner(
+            super().get_queryset(request).select_related("audience"), request, "audience"
+        )
 
     @admin.display(description="hash")
     def short_hash(self, obj: PreferenceSnapshot) -> str:
         return obj.content_hash[:12]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False

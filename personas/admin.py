@@ -1,6 +1,8 @@
 from django.contrib import admin
 from django.http import HttpRequest
 
+from personaplatform.admin_helpers import ReadOnlyAdmin, ReadOnlyInline, scoped_to_audience_owner
+
 from .models import (
     Generation,
     GenerationRun,
@@ -16,37 +18,15 @@ from .models import (
 )
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """For immutable records: viewable and searchable, never edited here."""
-
-    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-
-class PromptVersionInline(admin.TabularInline):
+class PromptVersionInline(ReadOnlyInline):
     model = PromptVersion
     fields = ["number", "model", "temperature", "response_format", "changelog", "created_at"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
     show_change_link = True
 
-    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
-
-class PromptLabelInline(admin.TabularInline):
+class PromptLabelInline(ReadOnlyInline):
     model = PromptLabel
     fields = ["name", "version", "updated_at"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
 
 @admin.register(PromptTemplate)
@@ -70,16 +50,10 @@ class PromptLabelMoveAdmin(ReadOnlyAdmin):
     list_select_related = ["label__template", "from_version", "to_version", "moved_by"]
 
 
-class GenerationInline(admin.TabularInline):
+class GenerationInline(ReadOnlyInline):
     model = Generation
     fields = ["snapshot", "sample_index", "status", "error_code", "cost_usd", "latency_ms"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
     show_change_link = True
-
-    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
 
 @admin.register(GenerationRun)
@@ -121,47 +95,28 @@ class GenerationAdmin(ReadOnlyAdmin):
     date_hierarchy = "created_at"
 
     def get_queryset(self, request: HttpRequest):
-        qs = super().get_queryset(request)
-        if request.user.has_perm("audiences.view_all_audiences"):
-            return qs
-        return qs.filter(snapshot__audience__owner=request.user)
+        return scoped_to_audience_owner(
+            super().get_queryset(request), request, "snapshot__audience"
+        )
 
     @admin.display(description="audience", ordering="snapshot__audience__key")
     def audience_key(self, obj: Generation) -> str:
         return obj.snapshot.audience.key
 
 
-class PersonaTagInline(admin.TabularInline):
+class PersonaTagInline(ReadOnlyInline):
     model = PersonaTag
     fields = ["tag", "source", "added_by", "created_at"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
 
-class PersonaRevisionInline(admin.TabularInline):
+class PersonaRevisionInline(ReadOnlyInline):
     model = PersonaRevision
     fields = ["number", "author", "note", "created_at"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
 
-class ReviewEventInline(admin.TabularInline):
+class ReviewEventInline(ReadOnlyInline):
     model = ReviewEvent
     fields = ["created_at", "actor", "action", "from_status", "to_status", "comment"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
 
 @admin.register(Persona)
@@ -228,7 +183,4 @@ class ReviewEventAdmin(ReadOnlyAdmin):
     list_select_related = ["persona__audience", "actor"]
 
     def get_queryset(self, request: HttpRequest):
-        qs = super().get_queryset(request)
-        if request.user.has_perm("audiences.view_all_audiences"):
-            return qs
-        return qs.filter(persona__audience__owner=request.user)
+        return scoped_to_audience_owner(super().get_queryset(request), request, "persona__audience")
