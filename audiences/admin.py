@@ -1,7 +1,8 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.http import HttpRequest
 
 from personaplatform.admin_helpers import ReadOnlyAdmin, ReadOnlyInline, scoped_to_audience_owner
+from personaplatform.errors import ApplicationError
 
 from .models import App, Audience, PreferenceItem, PreferenceSnapshot
 
@@ -20,6 +21,7 @@ class AudienceAdmin(admin.ModelAdmin):
     search_fields = ["key", "name", "description"]
     autocomplete_fields = ["seed_app"]
     raw_id_fields = ["owner"]
+    actions = ["draft_personas"]
 
     def get_queryset(self, request: HttpRequest):
         return (
@@ -28,6 +30,38 @@ class AudienceAdmin(admin.ModelAdmin):
             .select_related("seed_app", "owner")
             .visible_to(request.user)
         )
+
+    def has_generate_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("personas.add_generationrun")
+
+    @admin.action(
+        description="Draft personas (production prompt, configured backend)",
+        permissions=["generate"],
+    )
+    def draft_personas(self, request: HttpRequest, queryset) -> None:
+        # Imported here: the personas app builds on this one, not the other way round.
+        from personas.prompts import prompt_version_resolve
+        from personas.services import generation_run_create
+
+        try:
+            plan = generation_run_create(
+                audiences=queryset,
+                prompt_version=prompt_version_resolve(),
+                created_by=request.user,
+            )
+        except ApplicationError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return
+        self.message_user(
+            request,
+            f"Run {plan.run.pk}: {len(plan.generations)} generation(s) queued on "
+            f"{plan.run.backend!r}; cached results are reused.",
+            messages.SUCCESS,
+        )
+        if plan.skipped:
+            self.message_user(
+                request, "No snapshot yet, skipped: " + ", ".join(plan.skipped), messages.WARNING
+            )
 
 
 class PreferenceItemInline(ReadOnlyInline):

@@ -228,8 +228,13 @@ def _reuse_cached(generation: Generation) -> bool:
             repairs=source.repairs,
             finished_at=timezone.now(),
         )
-    if updated:
-        generation.refresh_from_db()
+        if updated:
+            generation.refresh_from_db()
+            # The earlier draft is the persona of this result; only if it has been deleted is
+            # a new draft made from the cached output, still at no cost.
+            if not Persona.objects.filter(origin_generation=source).exists():
+                output = PersonaOutput.model_validate(source.parsed_output)
+                persona_create_from_generation(generation=generation, output=output)
     return True
 
 

@@ -283,3 +283,17 @@ def test_two_audiences_with_the_same_list_each_get_their_own_persona(run_on_comm
 
     assert sorted(Persona.objects.values_list("audience__key", flat=True)) == ["first", "second"]
     assert not Generation.objects.filter(cached_from__isnull=False).exists()
+
+
+def test_a_cache_hit_whose_draft_was_deleted_makes_a_new_draft_without_calling_the_llm(
+    music_snapshot, run_on_commit, openai_settings, llm_server
+):
+    run_for(music_snapshot, run_on_commit, backend="openai")
+    Persona.objects.all().delete()
+
+    second = run_for(music_snapshot, run_on_commit, backend="openai").generations[0]
+
+    assert len(llm_server.chat_requests) == 1
+    persona = Persona.objects.get()
+    assert persona.origin_generation_id == second.pk
+    assert Generation.objects.get(pk=second.pk).cost_usd == 0

@@ -152,3 +152,44 @@ def test_an_analyst_cannot_open_another_analysts_persona_in_the_admin(
     assert response.status_code == 302  # the admin redirects a missing object to its index
     assert generation.status_code == 302
     assert Generation.objects.filter(pk=hostile_persona.origin_generation_id).exists()
+
+
+def test_the_audience_admin_action_drafts_personas_through_the_service(
+    client, analyst, music_snapshot, django_capture_on_commit_callbacks
+):
+    analyst.is_staff = True
+    analyst.save()
+    client.force_login(analyst)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("admin:audiences_audience_changelist"),
+            {"action": "draft_personas", "_selected_action": [music_snapshot.audience_id]},
+            follow=True,
+        )
+
+    assert response.status_code == 200
+    assert "1 generation(s) queued" in response.content.decode()
+    persona = Persona.objects.get(audience=music_snapshot.audience)
+    assert persona.origin_generation.run.created_by == analyst
+
+
+def test_the_admin_action_is_not_offered_without_the_permission(
+    client, django_user_model, music_snapshot
+):
+    from django.contrib.auth.models import Permission
+
+    viewer = django_user_model.objects.create_user("viewer", password="pw-view-123", is_staff=True)
+    viewer.user_permissions.add(
+        Permission.objects.get(codename="view_audience"),
+        Permission.objects.get(codename="view_all_audiences"),
+    )
+    client.force_login(viewer)
+
+    response = client.post(
+        reverse("admin:audiences_audience_changelist"),
+        {"action": "draft_personas", "_selected_action": [music_snapshot.audience_id]},
+    )
+
+    assert not Persona.objects.exists()
+    assert response.status_code in (200, 302)
