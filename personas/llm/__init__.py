@@ -6,6 +6,8 @@ options it is built with. Settings are read when a backend is asked for, never a
 
 from __future__ import annotations
 
+import json
+import threading
 from typing import Any
 
 from django.conf import settings
@@ -35,13 +37,24 @@ __all__ = [
 ]
 
 
+# One instance per process and configuration: a backend keeps its HTTP connection pool and what
+# it learnt about the server (e.g. that it does not take JSON schemas) from one call to the next.
+_instances: dict[tuple[str, str], LLMBackend] = {}
+_instances_lock = threading.Lock()
+
+
 def get_backend(name: str | None = None) -> LLMBackend:
-    """Build the backend called ``name`` (default ``settings.LLM_BACKEND``) from its settings."""
+    """The backend called ``name`` (default ``settings.LLM_BACKEND``), built from its settings."""
     name = name or settings.LLM_BACKEND
     config: dict[str, Any] | None = settings.LLM_BACKENDS.get(name)
     if config is None:
         known = ", ".join(sorted(settings.LLM_BACKENDS))
         raise LLMConfigurationError(f"Unknown LLM backend {name!r}; configured: {known}.")
-    options = {k.lower(): v for k, v in config.items() if k != "CLASS"}
-    backend_class = import_string(config["CLASS"])
-    return backend_class(name=name, **options)
+    key = (name, json.dumps(config, sort_keys=True, default=str))
+    with _instances_lock:
+        backend = _instances.get(key)
+        if backend is None:
+            options = {k.lower(): v for k, v in config.items() if k != "CLASS"}
+            backend = import_string(config["CLASS"])(name=name, **options)
+            _instances[key] = backend
+    return backend

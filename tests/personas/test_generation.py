@@ -3,6 +3,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from audiences.models import Audience
 from personas.models import Generation, GenerationStatus, Persona, PersonaStatus
 from personas.prompts import prompt_version_resolve
 from personas.services import (
@@ -11,6 +12,7 @@ from personas.services import (
     generation_run_create,
 )
 from personas.tasks import generation_execute_task
+from tests.factories import AudienceFactory, ItemSpec, make_snapshot
 from tests.llm_server import Reply, Status
 
 pytestmark = pytest.mark.django_db
@@ -222,8 +224,6 @@ def test_messy_output_is_repaired_and_the_repairs_recorded(
 
 
 def test_audiences_without_a_snapshot_are_skipped_and_named(music_snapshot, analyst):
-    from tests.factories import AudienceFactory
-
     empty = AudienceFactory(key="no-data", owner=analyst)
     plan = generation_run_create(
         audiences=[music_snapshot.audience, empty], prompt_version=prompt_version_resolve()
@@ -268,8 +268,6 @@ def test_a_redelivered_task_reclaims_a_stale_generation(music_snapshot, settings
 
 
 def test_two_audiences_with_the_same_list_each_get_their_own_persona(run_on_commit):
-    from tests.factories import ItemSpec, make_snapshot
-
     items = [ItemSpec("KKBOX", "music", 2.0, 0.3)]
     first = make_snapshot(key="first", name="First", items=items)
     second = make_snapshot(key="second", name="Second", items=items)
@@ -297,3 +295,22 @@ def test_a_cache_hit_whose_draft_was_deleted_makes_a_new_draft_without_calling_t
     persona = Persona.objects.get()
     assert persona.origin_generation_id == second.pk
     assert Generation.objects.get(pk=second.pk).cost_usd == 0
+
+
+def test_a_server_without_json_schema_support_is_asked_for_it_only_once(
+    run_on_commit, openai_settings, llm_server
+):
+    for key in ("first", "second"):
+        make_snapshot(key=key, name=key, items=[ItemSpec(f"{key} app", "music", 2.0, 0.3)])
+    llm_server.enqueue(Status(400, message="response_format json_schema is not supported"))
+
+    run_on_commit(
+        generation_run_create,
+        audiences=Audience.objects.order_by("key"),
+        prompt_version=prompt_version_resolve(),
+        backend="openai",
+    )
+
+    formats = [r.body.get("response_format", {}).get("type") for r in llm_server.chat_requests]
+    assert formats == ["json_schema", "json_object", "json_object"]
+    assert Persona.objects.count() == 2
