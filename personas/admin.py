@@ -1,7 +1,8 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.http import HttpRequest
 
 from personaplatform.admin_helpers import ReadOnlyAdmin, ReadOnlyInline, scoped_to_audience_owner
+from personaplatform.errors import ApplicationError
 
 from .models import (
     Generation,
@@ -16,6 +17,7 @@ from .models import (
     ReviewEvent,
     Tag,
 )
+from .services import prompt_label_move
 
 
 class PromptVersionInline(ReadOnlyInline):
@@ -38,9 +40,60 @@ class PromptTemplateAdmin(admin.ModelAdmin):
 
 @admin.register(PromptVersion)
 class PromptVersionAdmin(ReadOnlyAdmin):
-    list_display = ["__str__", "model", "temperature", "response_format", "author", "created_at"]
+    list_display = [
+        "__str__",
+        "labels_here",
+        "model",
+        "temperature",
+        "response_format",
+        "author",
+        "created_at",
+    ]
     list_filter = ["template", "response_format"]
     search_fields = ["template__slug", "changelog", "system_text", "user_text"]
+    list_select_related = ["template", "author"]
+    actions = ["promote_to_production", "promote_to_staging"]
+
+    def get_queryset(self, request: HttpRequest):
+        return super().get_queryset(request).prefetch_related("labels")
+
+    @admin.display(description="labels")
+    def labels_here(self, obj: PromptVersion) -> str:
+        return ", ".join(label.name for label in obj.labels.all())
+
+    def has_promote_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("personas.change_promptlabel")
+
+    def _promote(self, request: HttpRequest, queryset, label: str) -> None:
+        if queryset.count() != 1:
+            self.message_user(request, "Choose exactly one version to promote.", messages.ERROR)
+            return
+        version = queryset.get()
+        try:
+            prompt_label_move(
+                version=version, label=label, moved_by=request.user, note="Moved in the admin."
+            )
+        except ApplicationError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return
+        self.message_user(request, f"{version.template.slug}:{label} now points at {version}.")
+
+    @admin.action(description="Point the production label at this version", permissions=["promote"])
+    def promote_to_production(self, request: HttpRequest, queryset) -> None:
+        self._promote(request, queryset, "production")
+
+    @admin.action(description="Point the staging label at this version", permissions=["promote"])
+    def promote_to_staging(self, request: HttpRequest, queryset) -> None:
+        self._promote(request, queryset, "staging")
+
+
+@admin.register(PromptLabel)
+class PromptLabelAdmin(ReadOnlyAdmin):
+    """Labels move only through the promote actions, so that every move is recorded."""
+
+    list_display = ["template", "name", "version", "updated_at"]
+    list_filter = ["template", "name"]
+    list_select_related = ["template", "version__template"]
 
 
 @admin.register(PromptLabelMove)
@@ -167,6 +220,27 @@ class PersonaAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+
+@admin.register(PersonaRevision)
+class PersonaRevisionAdmin(ReadOnlyAdmin):
+    list_display = ["persona", "number", "author", "note", "created_at"]
+    list_select_related = ["persona__audience", "author"]
+    search_fields = ["persona__audience__key", "note"]
+
+    def get_queryset(self, request: HttpRequest):
+        return scoped_to_audience_owner(super().get_queryset(request), request, "persona__audience")
+
+
+@admin.register(PersonaTag)
+class PersonaTagAdmin(ReadOnlyAdmin):
+    list_display = ["tag", "persona", "source", "added_by", "created_at"]
+    list_filter = ["source", "tag__category"]
+    list_select_related = ["tag", "persona__audience", "added_by"]
+    search_fields = ["tag__name", "persona__audience__key"]
+
+    def get_queryset(self, request: HttpRequest):
+        return scoped_to_audience_owner(super().get_queryset(request), request, "persona__audience")
 
 
 @admin.register(Tag)

@@ -16,7 +16,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from audiences.models import Audience, PreferenceSnapshot
-from personaplatform.errors import InvalidInput
+from personaplatform.errors import Conflict, Forbidden, InvalidInput
 
 from .llm import LLMError, get_backend
 from .models import (
@@ -27,6 +27,8 @@ from .models import (
     PersonaRevision,
     PersonaStatus,
     PersonaTag,
+    PromptLabel,
+    PromptLabelMove,
     PromptVersion,
     ReviewAction,
     ReviewEvent,
@@ -50,6 +52,41 @@ class RunPlan:
     run: GenerationRun
     generations: list[Generation]
     skipped: list[str]  # audience keys without a snapshot
+
+
+# --- Prompt labels ------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def prompt_label_move(
+    *, version: PromptVersion, label: str, moved_by=None, note: str = ""
+) -> PromptLabelMove:
+    """Point ``label`` of the version's template at ``version``: a promotion or a rollback.
+
+    Every move is recorded, so the history of what was in production when is never lost.
+    """
+    if moved_by is not None and not moved_by.has_perm("personas.change_promptlabel"):
+        raise Forbidden("Only managers move prompt labels.")
+    pointer = (
+        PromptLabel.objects.select_for_update()
+        .filter(template_id=version.template_id, name=label)
+        .first()
+    )
+    previous = pointer.version if pointer else None
+    if previous is not None and previous.pk == version.pk:
+        raise Conflict(
+            f"{version.template.slug}:{label} already points at version {version.number}."
+        )
+    if pointer is None:
+        pointer = PromptLabel.objects.create(
+            template_id=version.template_id, name=label, version=version
+        )
+    else:
+        pointer.version = version
+        pointer.save(update_fields=["version", "updated_at"])
+    return PromptLabelMove.objects.create(
+        label=pointer, from_version=previous, to_version=version, moved_by=moved_by, note=note
+    )
 
 
 # --- Generation runs ----------------------------------------------------------------------------

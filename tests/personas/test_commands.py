@@ -164,3 +164,17 @@ def test_export_personas_filters_and_writes_csv(sample_audiences):
     assert json.loads(call("export_personas", "--status", "published")) == []
     with pytest.raises(CommandError, match="No personas for audience"):
         call("export_personas", "--audience", "nobody")
+
+
+def test_waiting_with_no_worker_says_so_and_fails_when_time_runs_out(sample_audiences, monkeypatch):
+    # As if a broker took the messages and no worker were running to pick them up.
+    monkeypatch.setattr("personas.services._dispatch", lambda ids: None)
+    monkeypatch.setattr("personas.management.commands.generate_personas.NO_PROGRESS_HINT_S", 0.2)
+    out = StringIO()
+
+    with pytest.raises(CommandError, match="0 generation\\(s\\) failed and 1 did not finish"):
+        call_command(
+            "generate_personas", "--audience", "spotify", "--wait", "--timeout", "1", stdout=out
+        )
+    assert "is a worker running?" in out.getvalue()
+    assert "0/1 finished" in out.getvalue()

@@ -10,6 +10,8 @@ from personas.prompts import DEFAULT_PROMPT, prompt_version_resolve
 from personas.services import generation_run_create
 
 POLL_INTERVAL_S = 0.5
+# Queued work that nobody picks up for this long usually means no worker is running.
+NO_PROGRESS_HINT_S = 30
 
 
 class Command(BaseCommand):
@@ -71,14 +73,24 @@ class Command(BaseCommand):
     def _wait(self, run_id: int, total: int, timeout: float) -> None:
         generations = Generation.objects.filter(run_id=run_id)
         deadline = time.monotonic() + timeout
-        last = -1
+        last, last_change, hinted = -1, time.monotonic(), False
         while True:
             done = generations.finished().count()
             if done != last:
                 self.stdout.write(f"  {done}/{total} finished")
-                last = done
+                last, last_change = done, time.monotonic()
             if done >= total or time.monotonic() > deadline:
                 break
+            if not hinted and time.monotonic() - last_change > NO_PROGRESS_HINT_S:
+                running = generations.filter(status=GenerationStatus.RUNNING).exists()
+                if not running:
+                    self.stdout.write(
+                        self.style.WARNING(
+                            f"  Nothing has started in {NO_PROGRESS_HINT_S} s: is a worker "
+                            "running? (celery -A personaplatform worker)"
+                        )
+                    )
+                    hinted = True
             time.sleep(POLL_INTERVAL_S)
         self._summarise(generations, total)
 
