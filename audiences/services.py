@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -138,8 +138,12 @@ def snapshot_create(
     source_ref: str = "",
     audience_size: int | None = None,
     created_by=None,
+    apps: Mapping[str, App] | None = None,
 ) -> tuple[PreferenceSnapshot, bool]:
-    """Store a snapshot of ``audience``; return the existing one if the content is identical."""
+    """Store a snapshot of ``audience``; return the existing one if the content is identical.
+
+    ``apps`` is what :func:`apps_resolve` returned for these names, when the caller has it.
+    """
     if not items:
         raise InvalidInput(f"Audience {audience.key!r}: a snapshot needs at least one app.")
     if source not in SnapshotSource.values:
@@ -154,7 +158,8 @@ def snapshot_create(
     if existing:
         return existing, False
 
-    apps, _ = apps_resolve(names=[item.app for item in items])
+    if apps is None:
+        apps, _ = apps_resolve(names=[item.app for item in items])
     resolved = [(apps[clean_name(item.app)], item) for item in items]
     seen: dict[int, ItemInput] = {}
     for app, item in resolved:
@@ -221,6 +226,7 @@ def preferences_import(
             source_ref=filename,
             audience_size=first.audience_size,
             created_by=owner,
+            apps=apps,
         )
         (result.created if was_created else result.unchanged).append(snapshot)
     return result
