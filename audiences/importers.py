@@ -28,6 +28,9 @@ MAX_ROWS = 200_000
 # Errors beyond this many are counted, not listed: the first few are what a person fixes.
 MAX_REPORTED_ERRORS = 20
 
+# The database's integer columns hold at most this.
+MAX_INTEGER = 2_147_483_647
+
 AUDIENCE_KEY_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}$")
 CONTROL_CHARS_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 WHITESPACE_RE = re.compile(r"\s+")
@@ -179,6 +182,7 @@ def _row(where: str, record: dict[str, Any]) -> PreferenceRow:
 
 def _cross_row_errors(rows: Iterable[PreferenceRow]) -> Iterator[str]:
     names: dict[str, PreferenceRow] = {}
+    dates: dict[str, PreferenceRow] = {}
     ranks: dict[tuple[str, int], PreferenceRow] = {}
     apps: dict[tuple[str, str], PreferenceRow] = {}
     for row in rows:
@@ -187,6 +191,12 @@ def _cross_row_errors(rows: Iterable[PreferenceRow]) -> Iterator[str]:
             yield (
                 f"line {row.line}: audience {row.audience_key!r} is named "
                 f"{row.audience_name!r} here but {first.audience_name!r} on line {first.line}"
+            )
+        first_dated = dates.setdefault(row.audience_key, row)
+        if first_dated.as_of != row.as_of:
+            yield (
+                f"line {row.line}: as_of {row.as_of} differs from {first_dated.as_of} on line "
+                f"{first_dated.line}; one audience's rows are one snapshot, of one date"
             )
         clash = ranks.setdefault((row.audience_key, row.rank), row)
         if clash is not row:
@@ -229,13 +239,21 @@ def _number(value: Any, column: str, *, minimum: float, maximum: float | None = 
     if not math.isfinite(number):
         raise ValueError(f"{column} must be a finite number, not {value!r}")
     if number < minimum or (maximum is not None and number > maximum):
-        bounds = f"between {minimum:g} and {maximum:g}" if maximum is not None else f"≥ {minimum:g}"
+        bounds = (
+            f"between {_show(minimum)} and {_show(maximum)}"
+            if maximum is not None
+            else (f"≥ {_show(minimum)}")
+        )
         raise ValueError(f"{column} {number:g} must be {bounds}")
     return number
 
 
+def _show(bound: float) -> str:
+    return str(int(bound)) if float(bound).is_integer() else f"{bound:g}"
+
+
 def _integer(value: Any, column: str, *, minimum: int) -> int:
-    number = _number(value, column, minimum=minimum)
+    number = _number(value, column, minimum=minimum, maximum=MAX_INTEGER)
     if not number.is_integer():
         raise ValueError(f"{column} {value!r} must be a whole number")
     return int(number)

@@ -99,7 +99,10 @@ def apps_resolve(*, names: Iterable[str]) -> tuple[dict[str, App], list[str]]:
             by_key.setdefault(str(alias).casefold(), app)
     missing = sorted(name for name in wanted if name.casefold() not in by_key)
     for name in missing:
-        by_key[name.casefold()] = App.objects.create(name=name, category=AppCategory.OTHER)
+        # "Foo" and "foo" in one feed are one new app, named as it was first spelt.
+        if name.casefold() not in by_key:
+            by_key[name.casefold()] = App.objects.create(name=name, category=AppCategory.OTHER)
+    missing = sorted({by_key[name.casefold()].name for name in missing})
     return {name: by_key[name.casefold()] for name in wanted}, missing
 
 
@@ -221,7 +224,7 @@ def preferences_import(
         snapshot, was_created = snapshot_create(
             audience=audience,
             items=[ItemInput(r.app, r.rank, r.score, r.share) for r in audience_rows],
-            taken_at=taken_at or first.as_of,
+            taken_at=first.as_of or taken_at,
             source=source,
             source_ref=filename,
             audience_size=first.audience_size,

@@ -158,7 +158,10 @@ CELERY_BROKER_URL = env("CELERY_BROKER_URL") or "memory://"
 CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_TASK_DEFAULT_QUEUE = env("CELERY_QUEUE", "celery")
 CELERY_TASK_IGNORE_RESULT = True
-CELERY_TASK_ACKS_LATE = True  # generation tasks are idempotent; a lost worker's job is redone
+# Generation tasks are idempotent, so a message is acknowledged only when its task has finished:
+# one whose worker dies is delivered again rather than lost. The redelivery finds the row still
+# "running" and leaves it; the reaper fails it once it is stale, and it can then be run again.
+CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1  # LLM calls are slow; don't hoard them on one worker
 CELERY_TASK_SERIALIZER = "json"
@@ -191,7 +194,8 @@ LLM_BACKENDS = {
         "RPM": int(env_number("LLM_RPM", 60, int)),
         # Retry backoff: full jitter over base * 2^n seconds, at most the cap; a server's
         # Retry-After is honoured up to MAX_RETRY_AFTER_S; a worker waits at most RPM_MAX_WAIT_S
-        # for a slot in the shared requests-per-minute window before giving the job back.
+        # for a slot in the shared requests-per-minute window before failing the generation
+        # with llm_rate_limited_locally.
         "BACKOFF_BASE_S": env_number("LLM_BACKOFF_BASE_S", 0.5),
         "BACKOFF_CAP_S": env_number("LLM_BACKOFF_CAP_S", 20.0),
         "MAX_RETRY_AFTER_S": env_number("LLM_MAX_RETRY_AFTER_S", 60.0),
@@ -207,9 +211,23 @@ LLM_PRICES_PER_MTOK = {
     "gpt-4.1": {"input": "2.00", "output": "8.00"},
     "gpt-3.5-turbo": {"input": "0.50", "output": "1.50"},
 }
-# A generation still "running" after this long belongs to a worker that died; it is failed (and
-# can be run again) by the reaper.
-GENERATION_STALE_AFTER_S = int(env_number("GENERATION_STALE_AFTER_S", 900, int))
+# A generation still "running" after this long belongs to a worker that died; the reaper (beat,
+# and every new run) fails it so it can be run again. It must outlast the slowest live call:
+# every attempt timing out, every backoff at its cap, the longest wait for a rate-limit slot.
+_openai = LLM_BACKENDS["openai"]
+_SLOWEST_CALL_S = (
+    _openai["TIMEOUT_S"] * (_openai["MAX_RETRIES"] + 1)
+    + max(_openai["BACKOFF_CAP_S"], _openai["MAX_RETRY_AFTER_S"]) * _openai["MAX_RETRIES"]
+    + _openai["RPM_MAX_WAIT_S"] * (_openai["MAX_RETRIES"] + 1)
+)
+GENERATION_STALE_AFTER_S = int(
+    env_number("GENERATION_STALE_AFTER_S", max(900, int(_SLOWEST_CALL_S) + 60), int)
+)
+if GENERATION_STALE_AFTER_S <= _SLOWEST_CALL_S:
+    raise ImproperlyConfigured(
+        f"GENERATION_STALE_AFTER_S ({GENERATION_STALE_AFTER_S}) must be longer than the slowest "
+        f"LLM call the settings allow ({_SLOWEST_CALL_S:.0f} s), or live calls would be reaped."
+    )
 
 # --- BigQuery -----------------------------------------------------------------------------------
 

@@ -108,6 +108,13 @@ class GenerationInline(ReadOnlyInline):
     fields = ["snapshot", "sample_index", "status", "error_code", "cost_usd", "latency_ms"]
     show_change_link = True
 
+    def get_queryset(self, request: HttpRequest):
+        return scoped_to_audience_owner(
+            super().get_queryset(request).select_related("snapshot__audience"),
+            request,
+            "snapshot__audience",
+        )
+
 
 @admin.register(GenerationRun)
 class GenerationRunAdmin(ReadOnlyAdmin):
@@ -123,6 +130,12 @@ class GenerationRunAdmin(ReadOnlyAdmin):
     list_filter = ["backend", "prompt_version"]
     list_select_related = ["prompt_version__template", "created_by"]
     inlines = [GenerationInline]
+
+    def get_queryset(self, request: HttpRequest):
+        # A run is visible to whoever may see one of its audiences.
+        runs = super().get_queryset(request)
+        scoped = scoped_to_audience_owner(runs, request, "generations__snapshot__audience")
+        return runs if scoped is runs else runs.filter(pk__in=scoped.values("pk"))
 
 
 @admin.register(Generation)

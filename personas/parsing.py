@@ -205,7 +205,8 @@ class PersonaParseError(Exception):
 
     ``code`` is stable snake_case (one of :data:`ERROR_CODES`) and is stored on the generation;
     ``message`` is for people and names the field, key and values at fault. ``position`` is the
-    character offset reported by the JSON decoder, when there is one.
+    character offset reported by the JSON decoder, when there is one. ``repairs`` lists what
+    had been repaired before the parser gave up, so a failed generation shows it too.
     """
 
     def __init__(self, code: str, message: str, *, position: int | None = None) -> None:
@@ -213,6 +214,7 @@ class PersonaParseError(Exception):
         self.code = code
         self.message = message
         self.position = position
+        self.repairs: tuple[str, ...] = ()
 
     def __repr__(self) -> str:
         return f"PersonaParseError({self.code!r}, {self.message!r})"
@@ -1388,6 +1390,10 @@ def parse_persona_output(
             "too_long", f"the answer has {len(raw)} characters (at most {MAX_RAW_CHARS})"
         )
     repairs: list[str] = []
-    data = _load_object(raw, repairs)
-    output = _Builder(age_keys, gender_keys, repairs).build(data)
+    try:
+        data = _load_object(raw, repairs)
+        output = _Builder(age_keys, gender_keys, repairs).build(data)
+    except PersonaParseError as exc:
+        exc.repairs = tuple(repairs)
+        raise
     return ParseResult(output=output, repairs=tuple(repairs))

@@ -114,6 +114,13 @@ def prompt_variables(context: PromptContext, *, audience_size: int | None) -> di
         # or a sentence inside a name from reading as part of the instructions.
         "app_list": "、".join(f"「{item.app}」" for item in context.items),
         "apps_json": apps_data_block(context),
+        "audience_json": _data_block(
+            {
+                "name": context.audience_name,
+                "seed_app": context.seed_app or None,
+                "size": audience_size,
+            }
+        ),
         "age_groups": "、".join(context.age_groups),
         "genders": "、".join(context.genders),
     }
@@ -132,9 +139,19 @@ def apps_data_block(context: PromptContext) -> str:
         }
         for item in context.items
     ]
-    lines = ",\n".join(json.dumps(row, ensure_ascii=False) for row in rows)
-    # Escaping angle brackets means no app name can close the <apps> block early.
-    return ("[\n" + lines + "\n]").replace("<", "\\u003c").replace(">", "\\u003e")
+    return _data_block(rows)
+
+
+def _data_block(data: Any) -> str:
+    """JSON (one list item per line) that no name in it can break out of.
+
+    Escaping angle brackets means no value can close its <apps> or <audience> block early.
+    """
+    if isinstance(data, list):
+        text = "[\n" + ",\n".join(json.dumps(row, ensure_ascii=False) for row in data) + "\n]"
+    else:
+        text = json.dumps(data, ensure_ascii=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e")
 
 
 def llm_request_build(

@@ -16,7 +16,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from audiences.models import Audience, PreferenceSnapshot
-from personaplatform.errors import Conflict, Forbidden, InvalidInput
+from personaplatform.errors import ApplicationError, Conflict, Forbidden, InvalidInput
 
 from .llm import LLMError, get_backend
 from .models import (
@@ -144,6 +144,8 @@ def generation_run_create(
     audiences = list(audiences)
     if not audiences:
         raise InvalidInput("No audiences to generate for.")
+    # Without beat (eager mode, a laptop) this is what clears generations a crash left behind.
+    generation_reap_stale()
 
     latest = {
         s.audience_id: s
@@ -188,11 +190,31 @@ def generation_run_create(
     return RunPlan(run=run, generations=generations, skipped=skipped)
 
 
+class DispatchError(ApplicationError):
+    code = "dispatch_failed"
+    http_status = 503
+
+
 def _dispatch(generation_ids: list[int]) -> None:
     from .tasks import generation_execute_task
 
-    for generation_id in generation_ids:
-        generation_execute_task.delay(generation_id)
+    for index, generation_id in enumerate(generation_ids):
+        try:
+            generation_execute_task.delay(generation_id)
+        except Exception as exc:  # kombu's OperationalError and whatever the transport raises
+            # The rows are committed; without a message nobody would ever run them.
+            undispatched = generation_ids[index:]
+            reason = f"Could not queue the task: {type(exc).__name__}: {exc}"
+            Generation.objects.filter(pk__in=undispatched, status=GenerationStatus.QUEUED).update(
+                status=GenerationStatus.FAILED,
+                error_code=DispatchError.code,
+                error_message=reason,
+                finished_at=timezone.now(),
+            )
+            raise DispatchError(
+                f"{reason}. {len(undispatched)} generation(s) were marked failed; run them again "
+                "once the broker (CELERY_BROKER_URL) is reachable."
+            ) from exc
 
 
 # --- One generation -----------------------------------------------------------------------------
@@ -267,9 +289,11 @@ def _reuse_cached(generation: Generation) -> bool:
         )
         if updated:
             generation.refresh_from_db()
-            # The earlier draft is the persona of this result; only if it has been deleted is
-            # a new draft made from the cached output, still at no cost.
-            if not Persona.objects.filter(origin_generation=source).exists():
+            # An earlier draft of this result is its persona; only if every such draft has
+            # been deleted is a new one made from the cached output, still at no cost.
+            if not Persona.objects.filter(
+                origin_generation__cache_key=generation.cache_key
+            ).exists():
                 output = PersonaOutput.model_validate(source.parsed_output)
                 persona_create_from_generation(generation=generation, output=output)
     return True
@@ -300,6 +324,7 @@ def _call_and_store(generation: Generation) -> None:
             response.text, age_groups=version.age_groups, genders=version.genders
         )
     except PersonaParseError as exc:
+        generation.repairs = list(exc.repairs)
         _finish_failed(generation, code=exc.code, message=exc.message)
         return
 
@@ -335,6 +360,7 @@ def _finish_failed(generation: Generation, *, code: str, message: str) -> None:
         finished_at=generation.finished_at,
         model=generation.model,
         raw_response=generation.raw_response,
+        repairs=generation.repairs,
         prompt_tokens=generation.prompt_tokens,
         completion_tokens=generation.completion_tokens,
         cost_usd=generation.cost_usd,

@@ -8,4 +8,7 @@ from personaplatform.immutable import refuse_updates
 class Migration(migrations.Migration):
     dependencies = [("audiences", "0001_initial")]
 
-    operations = [refuse_updates("audiences_preferencesnapshot", "audiences_preferenceitem")]
+    operations = [
+        refuse_updates("audiences_preferencesnapshot", except_columns=("created_by_id",)),
+        refuse_updates("audiences_preferenceitem"),
+    ]

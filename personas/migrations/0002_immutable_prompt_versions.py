@@ -8,4 +8,4 @@ from personaplatform.immutable import refuse_updates
 class Migration(migrations.Migration):
     dependencies = [("personas", "0001_initial")]
 
-    operations = [refuse_updates("personas_promptversion")]
+    operations = [refuse_updates("personas_promptversion", except_columns=("author_id",))]

@@ -73,7 +73,7 @@ def test_one_bad_row_rejects_the_whole_file_naming_the_line():
     [
         ("spotify,Spotify 使用者,Disney+,1.0,1.5,3", "share 1.5 must be between 0 and 1"),
         ("spotify,Spotify 使用者,Disney+,-1,0.5,3", "score -1 must be ≥ 0"),
-        ("spotify,Spotify 使用者,Disney+,1,0.5,0", "rank 0 must be ≥ 1"),
+        ("spotify,Spotify 使用者,Disney+,1,0.5,0", "rank 0 must be between 1 and 2147483647"),
         ("spotify,Spotify 使用者,Disney+,1,0.5,2.5", "rank '2.5' must be a whole number"),
         ("spotify,Spotify 使用者,Disney+,1,0.5,1", "rank 1 of audience 'spotify' is already used"),
         ("spotify,Spotify 使用者,kkbox,1,0.5,3", "app 'kkbox' is listed twice"),
@@ -82,6 +82,7 @@ def test_one_bad_row_rejects_the_whole_file_naming_the_line():
         ("spotify,Spotify 使用者,,1,0.5,3", "missing value for app"),
         ("spotify,Spotify 使用者,Disney+,nan,0.5,3", "score must be a finite number"),
         ("spotify,Spotify 使用者,Disney+,1,0.5,3,extra", "more values than columns"),
+        ("spotify,Spotify 使用者,Disney+,1,0.5,1e20", "rank 1e+20 must be between 1 and"),
     ],
 )
 @pytest.mark.django_db
@@ -193,3 +194,51 @@ def test_snapshots_and_items_cannot_be_updated_in_the_database():
         PreferenceSnapshot.objects.filter(pk=snapshot.pk).update(item_count=99)
     with pytest.raises(DatabaseError), transaction.atomic():
         PreferenceItem.objects.filter(snapshot=snapshot).update(score=0)
+
+
+@pytest.mark.django_db
+def test_deleting_the_user_who_imported_keeps_the_snapshots(django_user_model):
+    user = django_user_model.objects.create_user("importer", password="pw-imp-123")
+    import_text(GOOD, owner=user)
+
+    user.delete()
+
+    assert PreferenceSnapshot.objects.filter(created_by__isnull=True).count() == 2
+    assert Audience.objects.filter(owner__isnull=True).count() == 2
+
+
+@pytest.mark.django_db
+def test_rows_of_one_audience_with_different_dates_are_refused():
+    text = (
+        "audience_key,audience_name,app,score,share,rank,as_of\n"
+        "spotify,Spotify 使用者,KKBOX,3.2,0.41,1,2026-11-30\n"
+        "spotify,Spotify 使用者,Netflix,1.6,0.5,2,2026-10-31\n"
+    )
+    with pytest.raises(ImportFileError, match="line 3: as_of 2026-10-31 differs from 2026-11-30"):
+        import_text(text)
+
+
+@pytest.mark.django_db
+def test_the_default_date_applies_only_to_rows_without_one():
+    from datetime import date
+
+    text = (
+        "audience_key,audience_name,app,score,share,rank,as_of\n"
+        "spotify,Spotify 使用者,KKBOX,3.2,0.41,1,2026-11-30\n"
+        "jkopay,街口支付 使用者,LINE Pay,2.4,0.6,1,\n"
+    )
+    import_text(text, taken_at=date(2026, 1, 15))
+
+    dates = dict(PreferenceSnapshot.objects.values_list("audience__key", "taken_at"))
+    assert dates == {"spotify": date(2026, 11, 30), "jkopay": date(2026, 1, 15)}
+
+
+@pytest.mark.django_db
+def test_new_names_that_differ_only_in_case_are_one_new_app():
+    result = import_text(
+        HEADER + "spotify,Spotify 使用者,NewApp,2,0.2,1\njkopay,街口支付 使用者,newapp,2,0.2,1\n"
+    )
+
+    assert result.new_apps == ["NewApp"]
+    assert list(App.objects.values_list("name", flat=True)) == ["NewApp"]
+    assert PreferenceItem.objects.filter(app__name="NewApp").count() == 2

@@ -290,9 +290,11 @@ def test_a_cache_hit_whose_draft_was_deleted_makes_a_new_draft_without_calling_t
     Persona.objects.all().delete()
 
     second = run_for(music_snapshot, run_on_commit, backend="openai").generations[0]
+    run_for(music_snapshot, run_on_commit, backend="openai")
+    run_for(music_snapshot, run_on_commit, backend="openai")
 
     assert len(llm_server.chat_requests) == 1
-    persona = Persona.objects.get()
+    persona = Persona.objects.get()  # one new draft, not one per rerun
     assert persona.origin_generation_id == second.pk
     assert Generation.objects.get(pk=second.pk).cost_usd == 0
 
@@ -314,3 +316,36 @@ def test_a_server_without_json_schema_support_is_asked_for_it_only_once(
     formats = [r.body.get("response_format", {}).get("type") for r in llm_server.chat_requests]
     assert formats == ["json_schema", "json_object", "json_object"]
     assert Persona.objects.count() == 2
+
+
+def test_a_failed_parse_keeps_the_repairs_it_had_made(
+    music_snapshot, run_on_commit, openai_settings, llm_server
+):
+    llm_server.enqueue(Reply('```json\n{"profile": {"basic_attributes": "學生"},}\n```'))
+
+    plan = run_for(music_snapshot, run_on_commit, backend="openai")
+
+    generation = Generation.objects.get(pk=plan.generations[0].pk)
+    assert generation.status == GenerationStatus.FAILED
+    assert generation.error_code == "missing_field"
+    assert any(r.startswith("json_fenced") for r in generation.repairs)
+
+
+def test_an_unreachable_broker_fails_the_run_loudly_and_leaves_nothing_queued(
+    music_snapshot, run_on_commit, monkeypatch
+):
+    from kombu.exceptions import OperationalError
+
+    from personas.services import DispatchError
+
+    def broker_down(*args, **kwargs):
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(generation_execute_task, "delay", broker_down)
+
+    with pytest.raises(DispatchError, match="Connection refused"):
+        run_for(music_snapshot, run_on_commit)
+
+    generation = Generation.objects.get()
+    assert generation.status == GenerationStatus.FAILED
+    assert generation.error_code == "dispatch_failed"

@@ -193,3 +193,18 @@ def test_the_admin_action_is_not_offered_without_the_permission(
 
     assert not Persona.objects.exists()
     assert response.status_code in (200, 302)
+
+
+def test_generation_runs_in_the_admin_are_scoped_to_the_analysts_audiences(
+    client, other_analyst, hostile_persona
+):
+    other_analyst.is_staff = True
+    other_analyst.save()
+    client.force_login(other_analyst)
+    run = hostile_persona.origin_generation.run
+
+    listing = client.get(reverse("admin:personas_generationrun_changelist")).content.decode()
+    detail = client.get(reverse("admin:personas_generationrun_change", args=[run.pk]))
+
+    assert "0 generation runs" in listing
+    assert detail.status_code == 302
