@@ -8,6 +8,17 @@ from .models import Persona
 from .parsing import PROFILE_FIELDS
 
 
+def persona_content(persona: Persona) -> dict[str, Any]:
+    """The editable content of a persona: what each revision stores and each document shows."""
+    return {
+        "summary": persona.summary,
+        "profile": {field: getattr(persona, field) for field in PROFILE_FIELDS},
+        "hashtags": {"zh": list(persona.hashtags_zh), "en": list(persona.hashtags_en)},
+        "age_groups": dict(persona.age_groups),
+        "gender": dict(persona.gender),
+    }
+
+
 def persona_document(persona: Persona) -> dict[str, Any]:
     """Build the document; use ``Persona.objects.with_document_relations()`` to fetch personas."""
     generation = persona.origin_generation
@@ -16,11 +27,7 @@ def persona_document(persona: Persona) -> dict[str, Any]:
         "id": persona.pk,
         "audience": {"key": persona.audience.key, "name": persona.audience.name},
         "status": persona.status,
-        "summary": persona.summary,
-        "profile": {field: getattr(persona, field) for field in PROFILE_FIELDS},
-        "hashtags": {"zh": list(persona.hashtags_zh), "en": list(persona.hashtags_en)},
-        "age_groups": dict(persona.age_groups),
-        "gender": dict(persona.gender),
+        **persona_content(persona),
         "tags": [
             {"name": link.tag.name, "category": link.tag.category, "source": link.source}
             for link in persona.tag_links.all()

@@ -8,7 +8,6 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -18,6 +17,7 @@ from django.utils import timezone
 from audiences.models import Audience, PreferenceSnapshot
 from personaplatform.errors import ApplicationError, Conflict, Forbidden, InvalidInput
 
+from .documents import persona_content
 from .llm import LLMError, get_backend
 from .models import (
     Generation,
@@ -385,17 +385,6 @@ def generation_reap_stale() -> int:
 
 
 # --- Personas -----------------------------------------------------------------------------------
-
-
-def persona_content(persona: Persona) -> dict[str, Any]:
-    """The editable content of a persona, as stored in each revision."""
-    return {
-        "summary": persona.summary,
-        "profile": {field: getattr(persona, field) for field in PROFILE_FIELDS},
-        "hashtags": {"zh": list(persona.hashtags_zh), "en": list(persona.hashtags_en)},
-        "age_groups": dict(persona.age_groups),
-        "gender": dict(persona.gender),
-    }
 
 
 def _default_summary(generation: Generation) -> str:
